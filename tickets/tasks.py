@@ -1,0 +1,13 @@
+"""django-q2 tasks: take an id, call the service."""
+
+from __future__ import annotations
+
+from tickets import pipeline
+
+
+def run_pipeline(message_id: int) -> str:
+    return pipeline.run_pipeline(message_id=message_id)
+
+
+def sweep() -> dict[str, int]:
+    return pipeline.sweep()
