@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
-from knowledge.embeddings import embed, embedder
+from tickets.embeddings import embed, embedder
 
 log = logging.getLogger(__name__)
 _state: dict[str, object] = {"pid": None, "client": None, "collection": None}

@@ -14,7 +14,7 @@ import numpy as np
 from django.db.models import Count, Max
 
 from knowledge import index
-from knowledge.embeddings import embed
+from tickets.embeddings import embed
 from knowledge.models import Article, Passage
 from tickets.triage import normalise
 

@@ -114,3 +114,17 @@ def agent_user(db):
 @pytest.fixture
 def admin_user_(db):
     return User.objects.create_superuser("admin", "admin@example.com", "admin-pass")
+
+
+@pytest.fixture
+def fake_llm(settings):
+    """LLM_MODEL pointed at a fake OpenAI-compatible server on 127.0.0.1."""
+    from tests.fake_llm import FakeLLM
+
+    server = FakeLLM().start()
+    settings.LLM_MODEL = "openai/fake-model"
+    settings.LLM_API_BASE = server.base
+    settings.LLM_API_KEY = "sk-test"
+    settings.LLM_TIMEOUT = 5
+    yield server
+    server.stop()

@@ -115,4 +115,19 @@ def embedder():
 
 
 def embed(texts: list[str]) -> np.ndarray:
+    if len(texts) == 1:
+        # One message is embedded by classify and again by retrieval: remember the last few.
+        return _embed_one(texts[0])[None, :]
     return embedder()(texts)
+
+
+@lru_cache(maxsize=256)
+def _embed_one(text: str) -> np.ndarray:
+    vector = embedder()([text])[0]
+    vector.setflags(write=False)
+    return vector
+
+
+def reset() -> None:
+    embedder.cache_clear()
+    _embed_one.cache_clear()
