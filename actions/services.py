@@ -11,7 +11,7 @@ from django.utils import timezone
 from actions.connectors.base import BackendError
 from actions.handlers import Plan, handler_for
 from actions.models import ActionAudit, ActionRequest
-from tickets import clock, services
+from tickets import services
 from tickets.models import Message, Ticket, Workspace
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,9 @@ def action_request_confirm(*, ticket: Ticket, message: Message, action_type: str
 
 def pending_action(ticket: Ticket) -> ActionRequest | None:
     action = ticket.actions.filter(status=ActionRequest.Status.PROPOSED).select_related("order").first()
-    if action and (clock.now() - action.created_at).total_seconds() > CONFIRMATION_TTL_HOURS * 3600:
+    # Real elapsed time, not clock.now(): a replayed bundle's "now" moves order ages, not how
+    # long ago the customer was asked.
+    if action and (timezone.now() - action.created_at).total_seconds() > CONFIRMATION_TTL_HOURS * 3600:
         action_expire(action=action)
         return None
     return action

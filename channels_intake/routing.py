@@ -1,3 +1,9 @@
+from __future__ import annotations
+
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from channels_intake.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+]

@@ -1,3 +1,9 @@
+from __future__ import annotations
+
 from django.urls import path
 
-urlpatterns: list = []
+from channels_intake import views
+
+urlpatterns = [
+    path("", views.chat_page, name="chat"),
+]

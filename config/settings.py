@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "channels",
     "anymail",
@@ -136,7 +137,7 @@ LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_BASE = env.str("LLM_API_BASE", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=20.0)
-TRIAGE_CONFIDENCE_THRESHOLD = env.float("TRIAGE_CONFIDENCE_THRESHOLD", default=0.35)
+TRIAGE_CONFIDENCE_THRESHOLD = env.float("TRIAGE_CONFIDENCE_THRESHOLD", default=0.3)
 RETRIEVAL_MIN_SCORE = env.float("RETRIEVAL_MIN_SCORE", default=0.25)
 
 # The pipeline order, in one place. Each entry is a stage function taking a PipelineContext.
@@ -180,6 +181,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tickets, messages, articles and metrics of the Frontline support pipeline.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_000_000)
 

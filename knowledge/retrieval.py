@@ -14,8 +14,8 @@ import numpy as np
 from django.db.models import Count, Max
 
 from knowledge import index
-from tickets.embeddings import embed
 from knowledge.models import Article, Passage
+from tickets.embeddings import embed
 from tickets.triage import normalise
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def search(query: str, *, k: int = 3, boost_articles: set[int] | None = None) ->
     for ranking, weight in ((vector_hits, 1.0), (keyword_hits, 0.5)):
         seen_articles: set[int] = set()
         rank = 0
-        for passage_id, article_id, score in ranking:
+        for _passage, article_id, _score in ranking:
             if article_id in seen_articles:
                 continue
             seen_articles.add(article_id)
@@ -111,7 +111,7 @@ def search(query: str, *, k: int = 3, boost_articles: set[int] | None = None) ->
         current = best_passage.get(article_id)
         if current is None or score > current[0]:
             best_passage[article_id] = (score, passage_id)
-    for passage_id, article_id, score in keyword_hits:
+    for passage_id, article_id, _score in keyword_hits:
         best_passage.setdefault(article_id, (0.0, passage_id))
     for article_id in boost_articles or ():
         fused[article_id] = fused.get(article_id, 0.0) + 1.0 / RRF_K

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -57,6 +58,19 @@ def article_save(
     return article
 
 
+def article_set_status(*, article: Article, status: str) -> Article:
+    """Publish, archive or draft an article; the index follows after commit (only published ones are in it)."""
+    if status not in Article.Status.values:
+        raise ValueError(f"Unknown article status {status!r}.")
+    if article.status == status:
+        return article
+    with transaction.atomic():
+        article.status = status
+        article.save(update_fields=["status", "updated_at"])
+        transaction.on_commit(lambda: _enqueue_index(article.pk))
+    return article
+
+
 def article_split(*, article: Article) -> list[Passage]:
     article.passages.all().delete()
     return Passage.objects.bulk_create(
@@ -89,9 +103,13 @@ def article_index(*, article_id: int) -> int:
     return count
 
 
-def reindex_all() -> int:
+def reindex_all(*, progress: Callable[[str, int], None] | None = None) -> int:
+    """Rebuild the index from scratch; `progress(slug, entries)` is called after each article."""
     index.drop_collection()
     total = 0
-    for article_id in Article.objects.filter(status=Article.Status.PUBLISHED).values_list("id", flat=True):
-        total += article_index(article_id=article_id)
+    for article_id, slug in Article.objects.filter(status=Article.Status.PUBLISHED).values_list("id", "slug"):
+        entries = article_index(article_id=article_id)
+        total += entries
+        if progress is not None:
+            progress(slug, entries)
     return total

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -114,20 +115,38 @@ def embedder():
     return LexicalFallback()
 
 
+_CACHE_SIZE = 4096
+_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def embed(texts: list[str]) -> np.ndarray:
-    if len(texts) == 1:
-        # One message is embedded by classify and again by retrieval: remember the last few.
-        return _embed_one(texts[0])[None, :]
-    return embedder()(texts)
-
-
-@lru_cache(maxsize=256)
-def _embed_one(text: str) -> np.ndarray:
-    vector = embedder()([text])[0]
-    vector.setflags(write=False)
-    return vector
+    """Vectors for texts, remembering recent ones: classify and retrieval embed the same
+    message, and re-indexing an article re-embeds mostly unchanged passages."""
+    model = embedder()
+    keys = [(model.name, t) for t in texts]
+    with _cache_lock:
+        missing = [k for k in dict.fromkeys(keys) if k not in _cache]
+    if missing:
+        vectors = model([t for _, t in missing])
+        with _cache_lock:
+            for key, vector in zip(missing, vectors, strict=True):
+                _cache[key] = vector
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    with _cache_lock:
+        found = []
+        for key in keys:
+            vector = _cache.get(key)
+            if vector is None:  # evicted by a concurrent caller between the two locks
+                vector = model([key[1]])[0]
+            else:
+                _cache.move_to_end(key)
+            found.append(vector)
+    return np.vstack(found) if found else np.zeros((0, DIM), dtype=np.float32)
 
 
 def reset() -> None:
     embedder.cache_clear()
-    _embed_one.cache_clear()
+    with _cache_lock:
+        _cache.clear()

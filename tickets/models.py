@@ -97,7 +97,8 @@ class Ticket(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
     subject = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=30, choices=Status.choices, default=Status.NEW, db_index=True)
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", so the partial unique constraint below ignores tickets without one.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     intent = models.CharField(max_length=80, blank=True, db_index=True)
     urgency = models.CharField(max_length=10, blank=True)
     sentiment = models.CharField(max_length=10, blank=True)
@@ -257,6 +258,10 @@ class Workspace(models.Model):
     address_change_states = models.JSONField(default=list, blank=True)
     plans = models.JSONField(default=dict, blank=True, help_text='{"plan": "monthly price"}')
     confidence_threshold = models.FloatField(null=True, blank=True)
+    triage_enabled = models.BooleanField(
+        default=True,
+        help_text="off for a workspace with no intent taxonomy: every message is answered by retrieval alone",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     DEFAULT_KEYWORDS = ["lawyer", "lawsuit", "attorney", "legal action", "chargeback", "small claims", "sue you"]

@@ -83,12 +83,21 @@ def ticket_receive(
         created = ticket is None
         if created:
             customer = customer or customer_resolve(email=email, name=name, phone=phone)
-            ticket = Ticket.objects.create(
-                channel=channel,
-                customer=customer,
-                subject=(subject or body)[:255],
-                external_id=external_id or None,
-            )
+            try:
+                with transaction.atomic():
+                    ticket = Ticket.objects.create(
+                        channel=channel,
+                        customer=customer,
+                        subject=(subject or body)[:255],
+                        external_id=external_id or None,
+                    )
+            except IntegrityError:
+                if not external_id:
+                    raise
+                # A concurrent retry with the same external_id committed between our check
+                # and our insert; the unique constraint caught it, so answer with its ticket.
+                existing = Ticket.objects.get(external_id=external_id)
+                return existing, existing.messages.filter(author=Message.Author.CUSTOMER).first(), False
             ticket.number = f"FL-{100000 + ticket.pk}"
             ticket.save(update_fields=["number"])
             _event(ticket, stage="intake", outcome="received", detail={"channel": channel})
@@ -207,6 +216,26 @@ def ticket_reply_agent(*, ticket: Ticket, agent, body: str, resolve: bool = Fals
         ticket_set_status(ticket=ticket, status=Ticket.Status.RESOLVED if resolve else Ticket.Status.ANSWERED)
         _event(ticket, stage="agent", outcome="resolved" if resolve else "replied", detail={"agent": agent.get_username()})
     return message
+
+
+def ticket_assign(*, ticket: Ticket, agent) -> None:
+    """Give the ticket to an agent (None unassigns). Assigning to the current owner records nothing."""
+    if ticket.assigned_to_id == (agent.pk if agent else None):
+        return
+    with transaction.atomic():
+        ticket.assigned_to = agent
+        ticket.save(update_fields=["assigned_to", "updated_at"])
+        username = agent.get_username() if agent else None
+        _event(ticket, stage="agent", outcome="assigned" if agent else "unassigned", detail={"agent": username})
+
+
+def ticket_resolve(*, ticket: Ticket, agent) -> None:
+    """An agent closes the case without replying. A resolved or closed ticket is left as it is."""
+    if ticket.status in CLOSED_STATES:
+        return
+    with transaction.atomic():
+        ticket_set_status(ticket=ticket, status=Ticket.Status.RESOLVED)
+        _event(ticket, stage="agent", outcome="resolved", detail={"agent": agent.get_username()})
 
 
 def _event(

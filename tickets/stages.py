@@ -22,8 +22,12 @@ def _text_for_classification(ctx: PipelineContext) -> str:
 
 
 def classify(ctx: PipelineContext) -> StageOutcome:
-    paths = dict(Intent.objects.values_list("name", "path"))
-    result = triage.classify(_text_for_classification(ctx), paths=paths)
+    text = _text_for_classification(ctx)
+    if Workspace.current().triage_enabled:
+        result = triage.classify(text, paths=dict(Intent.objects.values_list("name", "path")))
+    else:
+        # No taxonomy and no model to train (e.g. a knowledge base alone): route sends it to retrieval.
+        result = triage.classify_without_intent(text)
     ctx.triage = result
     ticket = ctx.ticket
     first_message = not ticket.intent

@@ -1,0 +1,376 @@
+"""The agents' console: the ticket queue, a ticket's whole story, and the reply box."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from tickets import services
+from tickets.models import (
+    Customer,
+    Intent,
+    Message,
+    Order,
+    Ticket,
+    TicketEvent,
+    TrainingExample,
+    TriageModel,
+    Workspace,
+)
+
+LOW_CONFIDENCE = 0.5
+
+STATUS_COLOURS = {
+    Ticket.Status.NEW: "#6b7280",
+    Ticket.Status.TRIAGED: "#2563eb",
+    Ticket.Status.ANSWERED: "#15803d",
+    Ticket.Status.AWAITING_CONFIRMATION: "#b45309",
+    Ticket.Status.ESCALATED: "#dc2626",
+    Ticket.Status.RESOLVED: "#166534",
+    Ticket.Status.CLOSED: "#374151",
+    Ticket.Status.REOPENED: "#7c3aed",
+}
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The queues agents work from."""
+
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("human", "Needs a human"),
+            ("low", "Low confidence"),
+            ("confirm", "Awaiting confirmation"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "human":
+            return queryset.filter(status=Ticket.Status.ESCALATED)
+        if self.value() == "low":
+            return queryset.filter(confidence__lt=LOW_CONFIDENCE)
+        if self.value() == "confirm":
+            return queryset.filter(status=Ticket.Status.AWAITING_CONFIRMATION)
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Separate from the queue so "my escalated tickets" is two clicks."""
+
+    title = "assigned"
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", "Assigned to me"), ("nobody", "Unassigned")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assigned_to=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["created_at", "author", "agent", "kind", "body"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+    classes = ["collapse"]
+    verbose_name_plural = "messages (raw)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent")
+
+    @admin.display(description="kind")
+    def kind(self, obj: Message) -> str:
+        return obj.meta.get("kind", "")
+
+
+class TicketEventInline(ReadOnlyInline):
+    model = TicketEvent
+    fields = ["created_at", "stage", "outcome", "duration", "detail_json"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+    verbose_name_plural = "event trail"
+
+    @admin.display(description="duration")
+    def duration(self, obj: TicketEvent) -> str:
+        return f"{obj.duration_ms:.1f} ms"
+
+    @admin.display(description="detail")
+    def detail_json(self, obj: TicketEvent) -> str:
+        return json.dumps(obj.detail, ensure_ascii=False) if obj.detail else ""
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "customer",
+        "channel",
+        "status_badge",
+        "intent",
+        "confidence_display",
+        "urgency",
+        "sentiment",
+        "outcome",
+        "assigned_to",
+        "created_at",
+    ]
+    list_select_related = ["customer", "assigned_to"]
+    search_fields = ["number", "customer__email", "customer__name", "messages__body"]
+    list_filter = [QueueFilter, AssigneeFilter, "status", "intent", "channel", "urgency"]
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    inlines = [TicketEventInline, MessageInline]
+    actions = ["assign_to_me", "mark_resolved", "escalate"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["number", "customer", "channel", "subject", "status_badge", "assigned_to"]},
+        ),
+        (
+            "Classification",
+            {
+                "fields": [
+                    "intent",
+                    "confidence",
+                    "urgency",
+                    "sentiment",
+                    "complexity",
+                    "outcome",
+                    "escalation_reason",
+                ]
+            },
+        ),
+        ("Times", {"fields": ["created_at", "updated_at", "resolved_at"], "classes": ["collapse"]}),
+    ]
+    # Only the assignee is edited here; status changes go through the reply box and the actions,
+    # which call services and leave an event behind.
+    readonly_fields = [
+        "number",
+        "customer",
+        "channel",
+        "subject",
+        "status_badge",
+        "intent",
+        "confidence",
+        "urgency",
+        "sentiment",
+        "complexity",
+        "outcome",
+        "escalation_reason",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+    ]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Ticket) -> str:
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:9px;white-space:nowrap">{}</span>',
+            STATUS_COLOURS.get(obj.status, "#6b7280"),
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="confidence", ordering="confidence")
+    def confidence_display(self, obj: Ticket) -> str:
+        if obj.confidence is None:
+            return "–"
+        colour = "#dc2626" if obj.confidence < LOW_CONFIDENCE else "inherit"
+        return format_html('<span style="color:{}">{}</span>', colour, f"{obj.confidence:.2f}")
+
+    def has_add_permission(self, request):
+        # Tickets enter only through the intake service, which runs the pipeline.
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assigned_to":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if "assigned_to" in form.changed_data:
+            # The form already changed `obj`; the service compares against the stored row.
+            services.ticket_assign(ticket=Ticket.objects.get(pk=obj.pk), agent=obj.assigned_to)
+
+    # --- the change page: transcript and reply box -----------------------------------------
+
+    def get_urls(self):
+        reply = self.admin_site.admin_view(require_POST(self.reply_view))
+        return [
+            path("<path:object_id>/reply/", reply, name="tickets_ticket_reply"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["transcript"] = list(
+                obj.messages.select_related("agent").order_by("created_at", "id")
+            )
+            context["can_reply"] = self.has_change_permission(request, obj)
+            context["reply_url"] = reverse("admin:tickets_ticket_reply", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        ticket = self.get_object(request, unquote(object_id))
+        if ticket is None:
+            raise Http404("No such ticket.")
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        resolve = request.POST.get("action") == "resolve"
+        try:
+            services.ticket_reply_agent(
+                ticket=ticket,
+                agent=request.user,
+                body=request.POST.get("body", ""),
+                resolve=resolve,
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                self.message_user(request, error, messages.ERROR)
+        else:
+            done = "sent and the ticket resolved" if resolve else "sent"
+            self.message_user(
+                request, f"Reply {done} on {ticket.get_channel_display()}.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+
+    # --- bulk actions ----------------------------------------------------------------------
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset: QuerySet[Ticket]):
+        for ticket in queryset:
+            services.ticket_assign(ticket=ticket, agent=request.user)
+        self.message_user(request, f"{len(queryset)} ticket(s) assigned to you.", messages.SUCCESS)
+
+    @admin.action(description="Mark resolved", permissions=["change"])
+    def mark_resolved(self, request, queryset: QuerySet[Ticket]):
+        open_tickets = list(queryset.exclude(status__in=services.CLOSED_STATES))
+        for ticket in open_tickets:
+            services.ticket_resolve(ticket=ticket, agent=request.user)
+        self.message_user(request, f"{len(open_tickets)} ticket(s) resolved.", messages.SUCCESS)
+
+    @admin.action(
+        description="Escalate to a human (no message to the customer)", permissions=["change"]
+    )
+    def escalate(self, request, queryset: QuerySet[Ticket]):
+        # A bulk action should not message many customers at once; the agent who picks the
+        # ticket up writes to the customer.
+        pending = list(queryset.exclude(status=Ticket.Status.ESCALATED))
+        for ticket in pending:
+            services.ticket_escalate(
+                ticket=ticket,
+                reason=f"escalated by {request.user.get_username()}",
+                tell_customer=False,
+            )
+        self.message_user(request, f"{len(pending)} ticket(s) escalated.", messages.SUCCESS)
+
+
+class CustomerTicketInline(ReadOnlyInline):
+    model = Ticket
+    fields = ["number", "channel", "status", "intent", "created_at"]
+    readonly_fields = fields
+    show_change_link = True
+    ordering = ["-created_at"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["email", "name", "phone", "vip", "plan", "ticket_count", "created_at"]
+    list_filter = ["vip", "plan"]
+    search_fields = ["email", "name", "phone"]
+    inlines = [CustomerTicketInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(ticket_count=Count("tickets"))
+
+    @admin.display(description="tickets", ordering="ticket_count")
+    def ticket_count(self, obj: Customer) -> int:
+        return obj.ticket_count
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "status", "total", "currency", "placed_at"]
+    list_filter = ["status"]
+    list_select_related = ["customer"]
+    search_fields = ["number", "customer__email", "customer__name", "tracking_number"]
+    raw_id_fields = ["customer"]
+    date_hierarchy = "placed_at"
+
+
+@admin.register(Intent)
+class IntentAdmin(admin.ModelAdmin):
+    list_display = ["name", "path", "action_type", "article_slug", "description"]
+    list_filter = ["path"]
+    search_fields = ["name", "description"]
+
+
+@admin.register(TrainingExample)
+class TrainingExampleAdmin(admin.ModelAdmin):
+    list_display = ["text", "intent", "urgency", "sentiment", "source", "created_at"]
+    list_filter = ["source", "intent"]
+    search_fields = ["text", "intent"]
+
+
+@admin.register(TriageModel)
+class TriageModelAdmin(admin.ModelAdmin):
+    """Models come from training; here they are only inspected."""
+
+    list_display = ["version", "examples", "train_seconds", "active", "trained_at"]
+    fields = ["version", "examples", "train_seconds", "active", "trained_at", "scores_json"]
+    readonly_fields = fields
+
+    @admin.display(description="scores")
+    def scores_json(self, obj: TriageModel) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.scores, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = [
+        "brand_name",
+        "assistant_name",
+        "refund_approval_over",
+        "refund_window_days",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        # One row: Workspace.current() creates it; a second would be ignored.
+        return super().has_add_permission(request) and not Workspace.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
