@@ -49,7 +49,7 @@ def act(ctx: PipelineContext) -> StageOutcome | None:
         ctx.route, ctx.route_reason = "escalate", f"no handler for action '{action_type}'"
         return StageOutcome("no-handler", {"action": action_type})
     order, missing = order_for_customer(customer=ctx.ticket.customer, text=ctx.message.body)
-    if order is None and missing:
+    if handler.needs_order and order is None and missing:
         ctx.done = True
         _reply(ctx, f"I couldn't find an order {missing} on your account. Could you check the number?")
         return StageOutcome("unknown-order", {"order": missing})

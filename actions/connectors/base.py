@@ -24,3 +24,22 @@ def _load(path: str) -> StoreBackend:
 
 def store() -> StoreBackend:
     return _load(settings.STORE_BACKEND)
+
+
+class StoreBackendActions(StoreBackend):
+    """The full set of operations the built-in handlers need from a store."""
+
+    def refund(self, *, order_number: str, amount: str) -> dict:
+        raise NotImplementedError
+
+    def change_address(self, *, order_number: str, address: str, allowed_states: list[str]) -> dict:
+        raise NotImplementedError
+
+    def send_password_reset(self, *, email: str) -> dict:
+        raise NotImplementedError
+
+    def create_return_label(self, *, order_number: str) -> dict:
+        raise NotImplementedError
+
+    def change_plan(self, *, customer_id: int, plan: str) -> dict:
+        raise NotImplementedError
