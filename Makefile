@@ -42,7 +42,11 @@ eval: install
 	@mkdir -p $(VAR_DIR)/eval; status=0; \
 	for bundle in $(EVAL_DIR)/*/; do \
 	  name=$$(basename "$$bundle"); \
-	  $(PY) manage.py evaluate "$$bundle" --json "$(VAR_DIR)/eval/$$name.json" 2>&1 >/dev/null | tail -n 1 || status=1; \
+	  if line=$$($(PY) manage.py evaluate "$$bundle" --json "$(VAR_DIR)/eval/$$name.json" 2>&1 >/dev/null | tail -n 1); then \
+	    echo "$$line"; \
+	  else \
+	    echo "$$name: FAILED: $$line"; status=1; \
+	  fi; \
 	done; exit $$status
 
 # Removes the local demo database and Chroma index ($(VAR_DIR)) and tool caches; keeps .venv.

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from channels_intake.identity import identity_verify
 from channels_intake.models import ChatSession
 from tickets.models import Message, Ticket
 from tickets.services import customer_resolve, ticket_receive
@@ -28,13 +30,21 @@ LATE_COMMIT_SECONDS = 180
 
 
 def chat_session_start(
-    *, token: str | None = None, email: str | None = None, name: str = ""
-) -> ChatSession:
+    *,
+    token: str | None = None,
+    email: str | None = None,
+    name: str = "",
+    signature: str | None = None,
+) -> tuple[ChatSession, str]:
     """Resume the session with this token, or open a new one (also for an unknown token).
 
     An email or name identifies the customer, but only until the conversation has a ticket:
-    after that, the ticket's customer is who the session speaks for. Raises ValidationError
-    on a malformed email.
+    after that, the ticket's customer is who the session speaks for. With CHAT_IDENTITY_SECRET
+    set, an email counts only with its valid signature (the session is then `verified`); an
+    unsigned one is returned as the second value, the claimed email, for the record only.
+    A signed identity that is not the customer of the session's ticket opens a new session, so
+    one browser shared by two signed-in people never mixes their conversations. Raises
+    ValidationError on a malformed email.
     """
     email = (email or "").strip().lower()
     name = (name or "").strip()[:200]
@@ -43,25 +53,35 @@ def chat_session_start(
             validate_email(email)
         except ValidationError:
             raise ValidationError({"email": "That email address does not look right."}) from None
+    claimed = ""
+    verified = bool(email) and identity_verify(email=email, signature=signature or "")
+    if email and settings.CHAT_IDENTITY_SECRET and not verified:
+        claimed, email = email, ""
     with transaction.atomic():
         session = None
         if token:
             session = (
                 ChatSession.objects.select_for_update(of=("self",))
-                .select_related("ticket")
+                .select_related("ticket", "customer")
                 .filter(token=token)
                 .first()
             )
+        if session is not None and verified and session.ticket_id is not None:
+            if session.customer is None or session.customer.email != email:
+                session = None
         if session is None:
             session = ChatSession.objects.create()
         if session.ticket_id is None and (email or name):
             known = session.customer
             if email and (known is None or known.email != email):
                 session.customer = customer_resolve(email=email, name=name)
+                session.verified = verified
+            elif email and verified:
+                session.verified = True
             elif known is None:
                 session.customer = customer_resolve(name=name)
         session.save()
-    return session
+    return session, claimed
 
 
 def chat_message_receive(
@@ -83,6 +103,8 @@ def chat_message_receive(
             .get(pk=session.pk)
         )
         meta = {"chat_session": session.token, **(meta or {})}
+        if session.verified:
+            meta["verified"] = True
         if session.ticket is not None:
             ticket, message, created = ticket_receive(
                 channel="chat", body=text, ticket=session.ticket, meta=meta
@@ -108,6 +130,9 @@ def chat_messages_since(
     )
     if not include_customer:
         messages = messages.filter(author__in=OUTBOUND_AUTHORS)
+    # AI drafts wait for an agent's approval (knowledge.services_drafts); the customer never sees them.
+    # has_key too: a message without "kind" would otherwise compare as NULL and be excluded.
+    messages = messages.exclude(meta__has_key="kind", meta__kind="draft")
     return list(messages.select_related("ticket").order_by("id"))
 
 

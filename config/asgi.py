@@ -17,15 +17,14 @@ if settings.DEBUG:
 # Consumers import models: only after the Django app registry is ready.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from channels_intake.identity import ChatOriginValidator  # noqa: E402
 from channels_intake.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Pages from CHAT_ALLOWED_ORIGINS only (default: the site's own ALLOWED_HOSTS).
+        "websocket": ChatOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

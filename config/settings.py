@@ -137,8 +137,15 @@ LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_BASE = env.str("LLM_API_BASE", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=20.0)
+# With an LLM configured, classify through it too (off: LLM replies, offline triage).
+LLM_CLASSIFY = env.bool("LLM_CLASSIFY", default=True)
 TRIAGE_CONFIDENCE_THRESHOLD = env.float("TRIAGE_CONFIDENCE_THRESHOLD", default=0.3)
-RETRIEVAL_MIN_SCORE = env.float("RETRIEVAL_MIN_SCORE", default=0.25)
+# The confidence gate (knowledge.stages.gate): an article found by retrieval alone is sent
+# at RETRIEVAL_MIN_SCORE or above, drafted for an agent from RETRIEVAL_DRAFT_SCORE, and below
+# that the ticket escalates as missing knowledge.
+RETRIEVAL_MIN_SCORE = env.float("RETRIEVAL_MIN_SCORE", default=0.45)
+RETRIEVAL_DRAFT_SCORE = env.float("RETRIEVAL_DRAFT_SCORE", default=0.3)
+RETRIEVAL_INTENT_CONFIDENCE = env.float("RETRIEVAL_INTENT_CONFIDENCE", default=0.8)
 
 # The pipeline order, in one place. Each entry is a stage function taking a PipelineContext.
 FRONTLINE_PIPELINE = [
@@ -164,6 +171,58 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@frontline.localhost")
 ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None}
+
+# --- Channels: email, SMS, social -----------------------------------------------------------
+# Webhooks refuse unsigned calls unless their secret is set; production must set every secret
+# of the channels it uses (see the README's channel sections).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+EMAIL_ATTACHMENT_MAX_BYTES = env.int("EMAIL_ATTACHMENT_MAX_BYTES", default=10_000_000)
+EMAIL_ATTACHMENT_MAX_COUNT = env.int("EMAIL_ATTACHMENT_MAX_COUNT", default=10)
+EMAIL_ATTACHMENT_TYPES = env.list(
+    "EMAIL_ATTACHMENT_TYPES",
+    default=["image/*", "application/pdf", "text/plain", "text/csv", "application/msword",
+             "application/vnd.openxmlformats-officedocument.*"],
+)
+# More than this many messages from one sender within the window is treated as a mail loop.
+EMAIL_LOOP_MAX_MESSAGES = env.int("EMAIL_LOOP_MAX_MESSAGES", default=20)
+EMAIL_LOOP_WINDOW_MINUTES = env.int("EMAIL_LOOP_WINDOW_MINUTES", default=10)
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
+if MAILGUN_WEBHOOK_SIGNING_KEY:
+    # Left out when empty: anymail would otherwise verify signatures against an empty key.
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = MAILGUN_WEBHOOK_SIGNING_KEY
+IMAP_HOST = env.str("IMAP_HOST", default="")
+IMAP_PORT = env.int("IMAP_PORT", default=993)
+IMAP_USER = env.str("IMAP_USER", default="")
+IMAP_PASSWORD = env.str("IMAP_PASSWORD", default="")
+IMAP_FOLDER = env.str("IMAP_FOLDER", default="INBOX")
+IMAP_POLL_SECONDS = env.int("IMAP_POLL_SECONDS", default=60)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+TWILIO_ALLOW_UNSIGNED = env.bool("TWILIO_ALLOW_UNSIGNED", default=False)  # honoured only with DEBUG on
+SMS_MAX_CHARS = env.int("SMS_MAX_CHARS", default=1600)
+META_VERIFY_TOKEN = env.str("META_VERIFY_TOKEN", default="")
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
+META_GRAPH_BASE = env.str("META_GRAPH_BASE", default="https://graph.facebook.com/v21.0")
+META_PAGE_ACCESS_TOKEN = env.str("META_PAGE_ACCESS_TOKEN", default="")  # Messenger and Instagram
+META_WHATSAPP_ACCESS_TOKEN = env.str("META_WHATSAPP_ACCESS_TOKEN", default="")
+CHANNEL_HTTP_TIMEOUT = env.float("CHANNEL_HTTP_TIMEOUT", default=10.0)
+FRONTLINE_OUTBOUND.update(
+    {"sms": "channels_intake.outbound.SmsOutbound", "social": "channels_intake.outbound.SocialOutbound"}
+)
+
+# --- Chat widget ----------------------------------------------------------------------------
+# Pages allowed to open the chat socket, as origins ("https://shop.example.com", "https://.example.com"
+# for subdomains, "*" for any). Empty: the site's own ALLOWED_HOSTS only.
+CHAT_ALLOWED_ORIGINS = env.list("CHAT_ALLOWED_ORIGINS", default=[])
+# Shared with host sites that sign their customer's email (hex HMAC-SHA256 of the email). When
+# set, an unsigned or wrongly signed email is not trusted: the chat stays anonymous.
+CHAT_IDENTITY_SECRET = env.str("CHAT_IDENTITY_SECRET", default="")
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
+CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/min")  # customer messages per connection
 
 # --- REST -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -10,5 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("help/", include("knowledge.help_urls")),
+    path("anymail/", include("anymail.urls")),
+    path("", include("channels_intake.widget_urls")),
     path("", include("channels_intake.urls")),
 ]

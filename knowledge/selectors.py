@@ -20,7 +20,8 @@ class ArticleMatch:
 
 
 def articles_published() -> QuerySet[Article]:
-    return Article.objects.filter(status=Article.Status.PUBLISHED)
+    """What customers may read: published and public (internal articles are for agents)."""
+    return Article.objects.filter(status=Article.Status.PUBLISHED, audience=Article.Audience.PUBLIC)
 
 
 def article_search(*, query: str, k: int = 10) -> list[ArticleMatch]:

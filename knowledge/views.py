@@ -8,8 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from knowledge import retrieval
-from knowledge.models import Article
+from knowledge.selectors import article_search, articles_published
 
 BULLET = re.compile(r"^\s*[-*]\s+")
 
@@ -42,11 +41,28 @@ def _inline(text: str) -> str:
 
 def help_index(request):
     query = (request.GET.get("q") or "").strip()[:200]
-    articles = Article.objects.filter(status=Article.Status.PUBLISHED).order_by("category", "title")
-    hits = retrieval.search(query, k=5) if query else []
-    return render(request, "help/index.html", {"articles": articles, "query": query, "hits": hits})
+    articles = articles_published().order_by("category", "title")
+    locales = sorted(set(articles.values_list("locale", flat=True)))
+    locale = request.GET.get("lang", "")
+    if locale in locales:
+        articles = articles.filter(locale=locale)
+    else:
+        locale = ""
+    hits = article_search(query=query, k=5) if query else []
+    if locale:
+        hits = [hit for hit in hits if hit.article.locale == locale]
+    context = {
+        "articles": articles,
+        "query": query,
+        "hits": hits,
+        "locales": locales,
+        "locale": locale,
+    }
+    return render(request, "help/index.html", context)
 
 
 def help_article(request, slug: str):
-    article = get_object_or_404(Article, slug=slug, status=Article.Status.PUBLISHED)
-    return render(request, "help/article.html", {"article": article, "body": render_markdown(article.body)})
+    article = get_object_or_404(articles_published(), slug=slug)
+    return render(
+        request, "help/article.html", {"article": article, "body": render_markdown(article.body)}
+    )

@@ -34,6 +34,16 @@ class LatencySerializer(serializers.Serializer):
     p95 = serializers.FloatField()
 
 
+class IntakeChannelSerializer(serializers.Serializer):
+    received = serializers.IntegerField(help_text="distinct provider deliveries (retries not counted)")
+    tickets_created = serializers.IntegerField()
+    followups = serializers.IntegerField()
+    ignored = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="provider retries recognised and dropped")
+    ignored_by_reason = serializers.DictField(child=serializers.IntegerField())
+
+
 class MetricsSerializer(serializers.Serializer):
     tickets = serializers.IntegerField()
     by_status = serializers.DictField(child=serializers.IntegerField())
@@ -43,6 +53,7 @@ class MetricsSerializer(serializers.Serializer):
     escalation_reasons = ReasonSerializer(many=True, help_text="the ten most frequent")
     latency_ms = serializers.DictField(child=LatencySerializer(), help_text="per pipeline stage")
     knowledge_gaps = serializers.IntegerField(help_text="questions no article could answer")
+    intake = serializers.DictField(child=IntakeChannelSerializer(), help_text="per provider channel (email, sms, social)")
 
 
 class MetricsApi(APIView):

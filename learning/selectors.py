@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Count
 
+from channels_intake.selectors import intake_coverage
 from tickets.models import Ticket, TicketEvent
 
 OUTCOMES = ("answered", "action", "escalated")
@@ -96,4 +97,5 @@ def metrics_summary() -> dict[str, Any]:
         **ticket_outcomes(),
         "latency_ms": stage_latencies(),
         "knowledge_gaps": knowledge_gaps_count(),
+        "intake": intake_coverage(),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -204,6 +205,60 @@ class Intent(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RoutingRule(models.Model):
+    """An admin-edited routing rule; tickets.routing evaluates the enabled ones in `order`."""
+
+    class Action(models.TextChoices):
+        ESCALATE = "escalate", "Always escalate"
+        RESOLVE = "resolve", "Always try to resolve"
+        SET_PRIORITY = "set_priority", "Set priority"
+
+    class Urgency(models.TextChoices):
+        LOW = "low"
+        NORMAL = "normal"
+        HIGH = "high"
+        URGENT = "urgent"
+
+    class Sentiment(models.TextChoices):
+        NEGATIVE = "negative"
+        NEUTRAL = "neutral"
+        POSITIVE = "positive"
+
+    name = models.CharField(max_length=100)
+    order = models.PositiveIntegerField(default=100, help_text="lower runs first")
+    enabled = models.BooleanField(default=True)
+    intent = models.CharField(max_length=80, blank=True, help_text="blank: any intent")
+    min_urgency = models.CharField(max_length=10, choices=Urgency.choices, blank=True)
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    vip_only = models.BooleanField(default=False)
+    amount_over = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="an amount in the message, or the total of an order it names, exceeds this",
+    )
+    keywords = models.JSONField(
+        default=list, blank=True, help_text='whole words or phrases, any of them, e.g. ["chargeback", "lawyer"]'
+    )
+    action = models.CharField(max_length=12, choices=Action.choices, default=Action.ESCALATE)
+    priority = models.CharField(
+        max_length=10, choices=Urgency.choices, blank=True, help_text="the urgency a set-priority rule sets"
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.action == self.Action.SET_PRIORITY and not self.priority:
+            raise ValidationError({"priority": "A set-priority rule needs the priority it sets."})
+        if not isinstance(self.keywords, list) or not all(isinstance(k, str) for k in self.keywords):
+            raise ValidationError({"keywords": 'A list of words or phrases, e.g. ["chargeback"].'})
 
 
 class TrainingExample(models.Model):

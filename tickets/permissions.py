@@ -24,6 +24,9 @@ MANAGER_EDITS = [
     ("tickets", "change_trainingexample"),
     ("tickets", "delete_trainingexample"),
     ("tickets", "change_workspace"),
+    ("tickets", "add_routingrule"),
+    ("tickets", "change_routingrule"),
+    ("tickets", "delete_routingrule"),
 ]
 
 

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from tickets.models import Channel, Customer, Message, Ticket, TicketEvent
+from tickets.models import Channel, Customer, Message, Ticket, TicketEvent, TrainingExample
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,17 @@ def message_post(
     in_reply_to: Message | None = None,
     agent=None,
     meta: dict[str, Any] | None = None,
+    deliver: bool = True,
 ) -> Message:
-    """Store an outbound (ai / agent / system) message and deliver it on the ticket's channel after commit."""
+    """Store an outbound (ai / agent / system) message and deliver it on the ticket's channel after commit.
+
+    `deliver=False` stores it for agents only (an AI draft awaiting approval): it never leaves.
+    """
     message = Message.objects.create(
         ticket=ticket, author=author, body=body, in_reply_to=in_reply_to, agent=agent, meta=meta or {}
     )
-    transaction.on_commit(lambda: message_deliver(message_id=message.pk))
+    if deliver:
+        transaction.on_commit(lambda: message_deliver(message_id=message.pk))
     return message
 
 
@@ -227,6 +232,26 @@ def ticket_assign(*, ticket: Ticket, agent) -> None:
         ticket.save(update_fields=["assigned_to", "updated_at"])
         username = agent.get_username() if agent else None
         _event(ticket, stage="agent", outcome="assigned" if agent else "unassigned", detail={"agent": username})
+
+
+def ticket_intent_correct(*, ticket: Ticket, intent: str, agent) -> None:
+    """An agent relabels the ticket. The first customer message becomes a training example
+    (source "correction") so the next retraining learns from the mistake."""
+    previous = ticket.intent
+    if intent == previous:
+        return
+    with transaction.atomic():
+        ticket.intent = intent
+        ticket.save(update_fields=["intent", "updated_at"])
+        first = ticket.messages.filter(author=Message.Author.CUSTOMER).order_by("created_at", "id").first()
+        if first is not None:
+            TrainingExample.objects.create(text=first.body, intent=intent, source=TrainingExample.Source.CORRECTION)
+        _event(
+            ticket,
+            stage="triage",
+            outcome="corrected",
+            detail={"from": previous, "to": intent, "agent": agent.get_username()},
+        )
 
 
 def ticket_resolve(*, ticket: Ticket, agent) -> None:

@@ -6,8 +6,8 @@ import re
 
 from django.conf import settings
 
-from tickets import services, triage
-from tickets.models import Intent, Message, Ticket, Workspace
+from tickets import llm, llm_triage, routing, services, triage
+from tickets.models import Intent, Message, RoutingRule, Ticket, Workspace
 from tickets.pipeline import PipelineContext, StageOutcome
 
 ESCALATE_INTENTS = {"oos", "out_of_scope"}
@@ -23,8 +23,23 @@ def _text_for_classification(ctx: PipelineContext) -> str:
 
 def classify(ctx: PipelineContext) -> StageOutcome:
     text = _text_for_classification(ctx)
+    mode = "offline"
     if Workspace.current().triage_enabled:
-        result = triage.classify(text, paths=dict(Intent.objects.values_list("name", "path")))
+        paths = dict(Intent.objects.values_list("name", "path"))
+        result = None
+        if llm.enabled() and settings.LLM_CLASSIFY:
+            try:
+                result, mode = llm_triage.classify(text, paths=paths), "llm"
+            except llm.LLMError as exc:
+                services.event_record(
+                    ctx.ticket,
+                    stage="llm",
+                    outcome="fallback",
+                    message=ctx.message,
+                    detail={"task": "classify", "error": str(exc)[:300]},
+                )
+        if result is None:
+            result = triage.classify(text, paths=paths)
     else:
         # No taxonomy and no model to train (e.g. a knowledge base alone): route sends it to retrieval.
         result = triage.classify_without_intent(text)
@@ -43,6 +58,7 @@ def classify(ctx: PipelineContext) -> StageOutcome:
     return StageOutcome(
         result.intent,
         {
+            "mode": mode,
             "confidence": round(result.confidence, 4),
             "sentiment": result.sentiment,
             "urgency": result.urgency,
@@ -53,31 +69,50 @@ def classify(ctx: PipelineContext) -> StageOutcome:
 
 
 def route(ctx: PipelineContext) -> StageOutcome:
-    """Routing rules, in this order: keywords, escalate intents, VIP complaints, confidence."""
+    """The editable rules (tickets.routing) first, in their order; then the built-in ones:
+    workspace keywords, escalate intents, VIP complaints, low confidence."""
     workspace = Workspace.current()
     text = ctx.message.body
     intent = ctx.triage.intent
     intent_row = Intent.objects.filter(name=intent).first()
+    decision = routing.rules_evaluate(
+        ticket=ctx.ticket, text=text, intent=intent, urgency=ctx.triage.urgency, sentiment=ctx.triage.sentiment
+    )
+    detail: dict = {}
+    if decision.priorities:
+        urgency = decision.priorities[-1][1]
+        ctx.triage.urgency = ctx.ticket.urgency = urgency
+        ctx.ticket.save(update_fields=["urgency", "updated_at"])
+        detail["priority"] = [f"rule '{name}' set {value}" for name, value in decision.priorities]
+    if decision.action == RoutingRule.Action.ESCALATE:
+        return _escalate(ctx, f"'{decision.rule.name}'", detail)
+    if decision.action == RoutingRule.Action.RESOLVE:
+        # The customer's rule says "let the AI try": low confidence and escalate paths are
+        # overridden; a ticket the AI cannot answer still reaches a person through finalize.
+        path = intent_row.path if intent_row else Intent.Path.ANSWER
+        ctx.route = Intent.Path.ANSWER if path == Intent.Path.ESCALATE else path
+        ctx.data["intent_row"] = intent_row
+        return StageOutcome(ctx.route, {**detail, "rule": f"'{decision.rule.name}'", "intent": intent})
     for keyword in workspace.escalate_keywords or []:
         if keyword and re.search(rf"\b{re.escape(keyword)}\b", text, re.I):
-            return _escalate(ctx, f"keyword '{keyword}'")
+            return _escalate(ctx, f"keyword '{keyword}'", detail)
     if intent in ESCALATE_INTENTS or (intent_row and intent_row.path == Intent.Path.ESCALATE):
-        return _escalate(ctx, f"intent '{intent}' always goes to a person")
+        return _escalate(ctx, f"intent '{intent}' always goes to a person", detail)
     customer = ctx.ticket.customer
     if workspace.escalate_vip_complaints and customer.vip and (intent == "complaint" or ctx.triage.sentiment == "negative"):
-        return _escalate(ctx, "VIP complaint")
+        return _escalate(ctx, "'VIP complaint'", detail)
     threshold = workspace.confidence_threshold or settings.TRIAGE_CONFIDENCE_THRESHOLD
     if ctx.triage.confidence < threshold:
-        return _escalate(ctx, f"low confidence ({ctx.triage.confidence:.2f} < {threshold:.2f})")
+        return _escalate(ctx, f"low confidence ({ctx.triage.confidence:.2f} < {threshold:.2f})", detail)
     ctx.route = intent_row.path if intent_row else Intent.Path.ANSWER
     ctx.data["intent_row"] = intent_row
-    return StageOutcome(ctx.route, {"rule": "intent path", "intent": intent})
+    return StageOutcome(ctx.route, {**detail, "rule": "intent path", "intent": intent})
 
 
-def _escalate(ctx: PipelineContext, reason: str) -> StageOutcome:
+def _escalate(ctx: PipelineContext, reason: str, detail: dict | None = None) -> StageOutcome:
     ctx.route, ctx.route_reason, ctx.done = "escalate", reason, True
     services.ticket_escalate(ticket=ctx.ticket, reason=f"escalated: rule {reason}", message=ctx.message)
-    return StageOutcome("escalate", {"rule": reason})
+    return StageOutcome("escalate", {**(detail or {}), "rule": reason})
 
 
 def finalize(ctx: PipelineContext) -> StageOutcome:

@@ -11,3 +11,10 @@ def run_pipeline(message_id: int) -> str:
 
 def sweep() -> dict[str, int]:
     return pipeline.sweep()
+
+
+def retrain_triage() -> dict[str, object]:
+    from tickets.services_triage import triage_train
+
+    row = triage_train()
+    return {"active_version": row.version, "examples": row.examples}

@@ -156,7 +156,12 @@ async def test_reconnecting_resumes_the_ticket_and_replays_the_transcript(no_pip
 
     socket, resumed = await _hello(session=first["session"])
     replay = [await socket.receive_json_from(), await socket.receive_json_from()]
-    assert resumed == {"type": "session", "session": first["session"], "ticket": ticket.number}
+    assert resumed == {
+        "type": "session",
+        "session": first["session"],
+        "ticket": ticket.number,
+        "verified": False,
+    }
     assert [(f["type"], f["author"], f["text"]) for f in replay] == [
         ("message", "customer", "where is my parcel?"),
         ("message", "ai", "It left today."),

@@ -6,6 +6,12 @@ from tickets import services
 from tickets.models import Message, Ticket, TicketEvent
 
 
+@pytest.fixture(autouse=True)
+def _offline_classification(settings):
+    """These tests are about composition; LLM classification has its own (tests/tickets/test_llm_triage.py)."""
+    settings.LLM_CLASSIFY = False
+
+
 def _ask(body, customer, capture):
     with capture(execute=True):
         ticket, _, _ = services.ticket_receive(channel="api", body=body, customer=customer)

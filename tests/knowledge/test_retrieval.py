@@ -60,3 +60,44 @@ def test_boost_puts_an_intent_linked_article_first(articles):
     target = Article.objects.get(slug="contact-us")
     hits = retrieval.search("what are your hours", k=3, boost_articles={target.pk})
     assert hits[0].slug == "contact-us"
+
+
+def test_query_text_drops_order_numbers_amounts_and_placeholders():
+    assert retrieval.query_text("cancel purchase 00123842 of $34.99 {{Order Number}} N-1042 now") == "cancel purchase of now"
+
+
+@pytest.mark.django_db
+def test_fusion_ranks_articles_by_vectors_with_keywords_as_tie_breaker(articles):
+    hits = retrieval.search("refund to a closed card", k=3)
+    assert [h.slug for h in hits][:1] == ["refund-policy"]
+    assert hits[0].score > hits[1].score > 0
+    assert all(h.similarity > 0 for h in hits)
+
+
+@pytest.mark.django_db
+def test_keyword_half_answers_alone_and_tolerates_misspellings(articles, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("chroma is down")
+
+    monkeypatch.setattr(retrieval.index, "query", down)
+    hits = retrieval.search("pasword reset", k=3)
+    assert hits[0].slug == "reset-password"
+    assert hits[0].similarity == 0.0  # no vector evidence: the gate will not auto-answer on it
+
+
+@pytest.mark.django_db
+def test_customers_only_get_public_articles_in_their_locale(articles, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_save(
+            slug="refund-override", title="Refund overrides (agents)", audience=Article.Audience.INTERNAL,
+            body="Agents may override the 30-day refund window for VIP customers up to $200.",
+        )
+        services.article_save(
+            slug="reembolsos", title="Política de reembolsos", locale="es",
+            body="Puedes pedir un reembolso dentro de los 30 días posteriores a la entrega.",
+        )
+    question = "can you override the refund window for a VIP customer"
+    assert "refund-override" not in [h.slug for h in retrieval.search(question, k=5)]
+    assert "refund-override" in [h.slug for h in retrieval.search(question, k=5, audience=None)]
+    spanish = retrieval.search("reembolso 30 días", k=3, locale="es")
+    assert [h.slug for h in spanish] == ["reembolsos"]

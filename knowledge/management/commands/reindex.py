@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from knowledge.management.progress import ProgressBar
 from knowledge.models import Article
 from knowledge.services import reindex_all
 
@@ -15,12 +16,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         count = Article.objects.filter(status=Article.Status.PUBLISHED).count()
         self.stdout.write(f"Reindexing {count} published articles into {settings.CHROMA_URL}")
+        bar = ProgressBar(self.stdout, count)
         done = 0
 
         def progress(slug: str, entries: int) -> None:
             nonlocal done
             done += 1
-            self.stdout.write(f"  [{done}/{count}] {slug}: {entries} entries")
+            bar.update(done, f"{slug}: {entries} entries")
 
         total = reindex_all(progress=progress)
         self.stdout.write(self.style.SUCCESS(f"Indexed {total} entries."))

@@ -1,0 +1,126 @@
+"""The offline triage model: intents, out of scope, tone, versions and the activation rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from tickets import services, tasks, triage
+from tickets.models import Ticket, TrainingExample, TriageModel
+from tickets.services_triage import VALIDATION, schedules_ensure, triage_train
+
+# Phrasings that appear nowhere in the shipped examples.
+HELD_OUT = [
+    ("My parcel was due on Monday and there's still no sign of it, where is it?", "order_status"),
+    ("please cancel the order I placed this morning, I bought the wrong size", "cancel_order"),
+    ("the password reset link never arrives so I can't get into my account", "account_access"),
+    ("my card statement shows the same purchase twice", "billing"),
+    ("I need the parcel sent to my office instead of my home address", "change_address"),
+    ("can I talk to an actual human being please", "human_agent"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("text", "intent"), HELD_OUT)
+def test_held_out_phrasings_of_the_shipped_taxonomy(triage_model, text, intent):
+    result = triage.classify(text)
+    assert result.intent == intent, result.alternatives
+    assert result.confidence >= 0.5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["what's the weather on mars", "who won the world cup in 1998?"])
+def test_a_message_that_fits_no_intent_is_out_of_scope(triage_model, text):
+    result = triage.classify(text)
+    assert result.intent == "out_of_scope", (result.confidence, result.alternatives)
+    assert result.confidence < triage.REJECT_BELOW
+
+
+@pytest.mark.django_db
+def test_an_out_of_scope_ticket_goes_to_a_person(triage_model, customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket, _, _ = services.ticket_receive(channel="api", body="what's the weather on mars", customer=customer)
+    ticket.refresh_from_db()
+    assert ticket.intent == "out_of_scope"
+    assert ticket.status == Ticket.Status.ESCALATED
+    route = ticket.events.get(stage="route")
+    assert route.outcome == "escalate" and "out_of_scope" in route.detail["rule"]
+
+
+@pytest.mark.django_db
+def test_model_blob_is_small_and_round_trips(triage_model):
+    blob = bytes(triage_model.blob)
+    assert len(blob) < 2_000_000
+    model = triage.loads(blob)
+    assert model is not None and set(model.labels) == set(triage.DEFAULT_INTENTS)
+    assert triage.loads(b"not a pickle") is None
+
+
+@pytest.mark.django_db
+def test_retrain_versions_and_keeps_a_worse_model_inactive():
+    first = triage_train()
+    assert (first.version, first.active) == (1, True)
+    assert first.scores["validation_size"] > 0 and first.train_seconds > 0 and first.trained_at
+    assert set(first.scores["per_intent"]) == set(triage.DEFAULT_INTENTS)
+    assert {"precision", "recall", "f1", "support"} <= set(first.scores["per_intent"]["refund"])
+
+    # An agent's correction is picked up by the weekly task; the same data scores the same.
+    TrainingExample.objects.create(
+        text="I'd like my money back for the lamp", intent="refund", source=TrainingExample.Source.CORRECTION
+    )
+    assert tasks.retrain_triage() == {"active_version": 2, "examples": first.examples + 1}
+    second = TriageModel.objects.get(version=2)
+    assert second.active and second.scores["corrections"] == 1
+    assert second.scores["compared_with"]["version"] == 1
+
+    # Labels corrupted outside the held-out examples: the new model is worse on those and stays off.
+    rows = list(TrainingExample.objects.exclude(intent="").order_by("id"))
+    held = triage.validation_mask([r.text for r in rows], [r.intent for r in rows], VALIDATION)
+    names = sorted(triage.DEFAULT_INTENTS)
+    for row, is_held in zip(rows, held, strict=True):
+        if not is_held:
+            row.intent = names[(names.index(row.intent) + 1) % len(names)]
+            row.save(update_fields=["intent"])
+    assert triage_train().version == 2
+    third = TriageModel.objects.get(version=3)
+    assert not third.active
+    assert third.scores["validation_accuracy"] < third.scores["compared_with"]["validation_accuracy"]
+    assert list(TriageModel.objects.filter(active=True).values_list("version", flat=True)) == [2]
+
+
+@pytest.fixture(scope="module")
+def tone_model():
+    model, scores = triage.train_tone_model(triage.load_tone_examples() + triage.load_shipped_examples())
+    return model, scores
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment", "urgency"),
+    [
+        ("This is the worst service I have ever had, I am furious and want my money back", "negative", "high"),
+        ("Thank you so much, the blanket is lovely and arrived early!", "positive", "low"),
+        ("Someone hacked my account and is placing orders with my card right now", "negative", "urgent"),
+        ("No rush at all - do you sell gift cards?", "neutral", "low"),
+    ],
+)
+def test_sentiment_and_urgency_on_clear_examples(tone_model, text, sentiment, urgency):
+    model, _ = tone_model
+    predicted = model.predict([text])
+    assert (predicted["sentiment"][0], predicted["urgency"][0]) == (sentiment, urgency)
+
+
+def test_tone_model_is_measured_against_the_rules(tone_model):
+    _, scores = tone_model
+    for name in ("sentiment", "urgency"):
+        assert scores[name]["validation_size"] > 20
+        assert scores[name]["used"] in {"model", "rules"}
+        assert 0 <= scores[name]["rules_accuracy"] <= 1 and 0 <= scores[name]["model_accuracy"] <= 1
+
+
+@pytest.mark.django_db
+def test_weekly_retrain_schedule_is_created_once():
+    from django_q.models import Schedule
+
+    schedules_ensure()
+    schedules_ensure()
+    schedule = Schedule.objects.get(name="retrain triage")
+    assert (schedule.func, schedule.schedule_type) == ("tickets.tasks.retrain_triage", Schedule.WEEKLY)
