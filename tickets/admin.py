@@ -570,6 +570,22 @@ class TriageModelAdmin(admin.ModelAdmin):
     list_display = ["version", "examples", "train_seconds", "active", "trained_at"]
     fields = ["version", "examples", "train_seconds", "active", "trained_at", "scores_json"]
     readonly_fields = fields
+    actions = ["retrain"]
+
+    @admin.action(description="Retrain the triage model now (in the background)", permissions=["retrain"])
+    def retrain(self, request, queryset):
+        from django_q.tasks import async_task
+
+        # Any selected row will do: training always uses every labelled example.
+        async_task("tickets.tasks.retrain_triage", task_name="retrain-triage-admin")
+        self.message_user(
+            request,
+            "Retraining started in the background. The new version appears here when it is done and "
+            "becomes active only if it scores no worse than the current one.",
+        )
+
+    def has_retrain_permission(self, request) -> bool:
+        return request.user.is_superuser or request.user.groups.filter(name="Managers").exists()
 
     @admin.display(description="scores")
     def scores_json(self, obj: TriageModel) -> str:

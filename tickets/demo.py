@@ -283,11 +283,14 @@ def _users_ensure() -> str:
 
 
 def _sweep_schedule_ensure() -> str:
+    from tickets.services_triage import schedules_ensure
+
     Schedule.objects.update_or_create(
         name=SWEEP_SCHEDULE,
         defaults={"func": "tickets.tasks.sweep", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
     )
-    return "tickets.tasks.sweep every minute"
+    schedules_ensure()
+    return "tickets.tasks.sweep every minute, triage retrain weekly"
 
 
 def demo_guide() -> list[str]:

@@ -34,7 +34,7 @@ DEFAULT_INTENTS = {
     "shipping": ("answer", "", ""),
     "refund": ("answer", "", ""),
     "cancel_order": ("action", "cancel_order", "cancel-an-order"),
-    "change_address": ("answer", "", "change-shipping-address"),
+    "change_address": ("action", "change_address", "change-shipping-address"),
     "product_question": ("answer", "", ""),
     "billing": ("answer", "", ""),
     "account_access": ("answer", "", "reset-password"),
