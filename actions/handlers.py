@@ -160,7 +160,7 @@ class Refund(ActionHandler):
         )
 
 
-_ADDRESS = re.compile(r"\bto[:\s]+(\d+[^\n]*?)(?:\s+instead)?[.!]?\s*$", re.I | re.M)
+_ADDRESS = re.compile(r"\bto[:\s]+(\d+[^\n]*?)(?:\s+instead)?[.!?]*\s*$", re.I | re.M)
 
 
 class ChangeAddress(ActionHandler):
@@ -178,7 +178,7 @@ class ChangeAddress(ActionHandler):
         match = _ADDRESS.search(text)
         if not match:
             return Refusal(f"What is the new shipping address for order {order.number}? Please send it in full.")
-        address = match.group(1).strip().rstrip(".")[:300]
+        address = match.group(1).strip().rstrip(".?!").strip()[:300]
         return Plan(
             summary=f"I will change the shipping address of order {order.number} to: {address}. Shall I go ahead?",
             order=order,

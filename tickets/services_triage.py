@@ -131,8 +131,17 @@ def schedules_ensure() -> str:
     """The weekly retrain (idempotent): picks up new history and agents' corrections."""
     from django_q.models import Schedule
 
+    from django.utils import timezone
+
+    # First run a week from now: seed_demo or onboarding has just trained a model.
     Schedule.objects.update_or_create(
         name=RETRAIN_SCHEDULE,
         defaults={"func": "tickets.tasks.retrain_triage", "schedule_type": Schedule.WEEKLY, "repeats": -1},
+        create_defaults={
+            "func": "tickets.tasks.retrain_triage",
+            "schedule_type": Schedule.WEEKLY,
+            "repeats": -1,
+            "next_run": timezone.now() + timezone.timedelta(days=7),
+        },
     )
     return "tickets.tasks.retrain_triage weekly"

@@ -78,7 +78,7 @@ def test_refund_of_an_undelivered_order_is_refused(customer, workspace):
 @pytest.mark.django_db
 def test_address_change_before_shipping_only(customer, workspace):
     order = make_order(customer, "N-2005", status="pending")
-    plan = _plan("change_address", customer, order, "Please change the address on N-2005 to 48 Harbor Road, Portland, OR 97201.", workspace)
+    plan = _plan("change_address", customer, order, "Can you change the address on N-2005 to 48 Harbor Road, Portland, OR 97201?", workspace)
     assert isinstance(plan, Plan) and "48 Harbor Road, Portland, OR 97201" in plan.summary
     _, outcome, _ = _confirm_and_run(customer, order, "change_address", plan)
     order.refresh_from_db()
