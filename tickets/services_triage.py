@@ -129,9 +129,8 @@ def triage_train(
 
 def schedules_ensure() -> str:
     """The weekly retrain (idempotent): picks up new history and agents' corrections."""
-    from django_q.models import Schedule
-
     from django.utils import timezone
+    from django_q.models import Schedule
 
     # First run a week from now: seed_demo or onboarding has just trained a model.
     Schedule.objects.update_or_create(
