@@ -266,3 +266,21 @@ def test_schema_and_docs_are_served(api):
     assert schema.status_code == 200
     assert b"/api/v1/tickets/{number}/messages/" in schema.content
     assert api.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_token_over_its_rate_gets_429_with_retry_after(monkeypatch):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import UserRateThrottle
+
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/min")
+    token = Token.objects.create(user=User.objects.create_user("busy-integration"))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    statuses = [api.get("/api/v1/tickets/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    throttled = api.get("/api/v1/tickets/")
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
+    assert "throttled" in throttled.json()["detail"].lower()
