@@ -102,6 +102,8 @@ def route(ctx: PipelineContext) -> StageOutcome:
     if workspace.escalate_vip_complaints and customer.vip and (intent == "complaint" or ctx.triage.sentiment == "negative"):
         return _escalate(ctx, "'VIP complaint'", detail)
     threshold = workspace.confidence_threshold or settings.TRIAGE_CONFIDENCE_THRESHOLD
+    if getattr(ctx.triage, "doubtful", False):
+        return _escalate(ctx, f"fits no intent well (confidence {ctx.triage.confidence:.2f})", detail)
     if ctx.triage.confidence < threshold:
         return _escalate(ctx, f"low confidence ({ctx.triage.confidence:.2f} < {threshold:.2f})", detail)
     ctx.route = intent_row.path if intent_row else Intent.Path.ANSWER

@@ -64,6 +64,9 @@ class Triage:
     urgency: str
     complexity: str
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    # The judge doubts the message fits any intent. With labelled out-of-scope history the
+    # intent itself says so; without, the best guess is kept and routing sends it to a person.
+    doubtful: bool = False
 
 
 # --- sentiment and urgency: lexicon rules ----------------------------------------------------
@@ -282,6 +285,15 @@ class IntentModel:
 
     def predict(self, texts: list[str], *, dense: np.ndarray | None = None):
         """(intent per text, with out-of-scope rejections; confidence; stage-1 scores)."""
+        intents, confidence, scores, _ = self.predict_with_doubt(texts, dense=dense)
+        return intents, confidence, scores
+
+    def predict_with_doubt(self, texts: list[str], *, dense: np.ndarray | None = None):
+        """As predict, plus which texts the judge rejects.
+
+        Only a history with labelled out-of-scope examples teaches what "none of these" looks
+        like; without one, a rejection is doubt about the best guess, not a claim that the
+        message fits no intent, so the guess is kept (routing still hands it to a person)."""
         dense = self._dense(texts, dense)
         scores = self.proposer.scores(texts, dense)
         proposed = self.proposer.classes[np.argmax(scores, axis=1)]
@@ -296,17 +308,18 @@ class IntentModel:
             novel = evidence[:, -1] < self.novelty_floor
             rejected |= novel
             confidence = np.where(novel, 0.0, confidence)
-        intents = np.where(rejected, self.out_of_scope, proposed)
-        return intents, confidence, scores
+        relabel = getattr(self, "labelled_out_of_scope", True)  # models saved before the flag
+        intents = np.where(rejected, self.out_of_scope, proposed) if relabel else proposed
+        return intents, confidence, scores, rejected
 
     def classify(self, text: str, *, dense: np.ndarray | None = None) -> tuple[str, float, list[tuple[str, float]]]:
         dense = self._dense([text], dense)
-        intents, confidence, scores = self.predict([text], dense=dense)
+        intents, confidence, scores, rejected = self.predict_with_doubt([text], dense=dense)
         # The runners-up, with the stage-1 score turned into shares, for agents and the LLM path.
         shares = _softmax(scores)[0]
         order = np.argsort(shares)[::-1][:3]
         alternatives = [(str(self.proposer.classes[i]), float(shares[i])) for i in order]
-        return str(intents[0]), float(confidence[0]), alternatives
+        return str(intents[0]), float(confidence[0]), alternatives, bool(rejected[0])
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -419,6 +432,7 @@ def train_intent_model(
     say(f"fitting {len(set(tr_labels.tolist()))} intents on {len(keep)} examples")
     out_of_scope = next((name for name in OOS_LABELS if name in set(labels)), OOS_LABELS[0])
     model = IntentModel(_Proposer(tr_texts, tr_labels, tr_dense), judge, floor, emb_name, out_of_scope)
+    model.labelled_out_of_scope = any(label in OOS_LABELS for label in labels)
     scores: dict = {"embeddings": emb_name, "stage2": judge is not None, "train_size": len(keep)}
     val = np.flatnonzero(held)
     if len(val):
@@ -616,7 +630,7 @@ def classify_without_intent(text: str) -> Triage:
 def classify(text: str, *, paths: dict[str, str] | None = None) -> Triage:
     model = active_model()
     dense = model._dense([text], None)
-    intent, confidence, alternatives = model.classify(text, dense=dense)
+    intent, confidence, alternatives, doubtful = model.classify(text, dense=dense)
     tone = _rules(text)
     if model.tone is not None:
         tone.update({name: values[0] for name, values in model.tone.predict([text], dense=dense).items()})
@@ -628,4 +642,5 @@ def classify(text: str, *, paths: dict[str, str] | None = None) -> Triage:
         urgency=tone["urgency"],
         complexity=complexity_of(text, path),
         alternatives=alternatives,
+        doubtful=doubtful,
     )
