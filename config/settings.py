@@ -210,6 +210,11 @@ META_GRAPH_BASE = env.str("META_GRAPH_BASE", default="https://graph.facebook.com
 META_PAGE_ACCESS_TOKEN = env.str("META_PAGE_ACCESS_TOKEN", default="")  # Messenger and Instagram
 META_WHATSAPP_ACCESS_TOKEN = env.str("META_WHATSAPP_ACCESS_TOKEN", default="")
 CHANNEL_HTTP_TIMEOUT = env.float("CHANNEL_HTTP_TIMEOUT", default=10.0)
+# Outbound webhooks to integrations (tickets/webhooks.py).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# With DEBUG off, webhook URLs must be https and public unless this is set.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 FRONTLINE_OUTBOUND.update(
     {"sms": "channels_intake.outbound.SmsOutbound", "social": "channels_intake.outbound.SocialOutbound"}
 )

@@ -31,6 +31,8 @@ from tickets.models import (
     TicketEvent,
     TrainingExample,
     TriageModel,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workspace,
 )
 
@@ -614,3 +616,53 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = [
+        "event", "status", "attempts", "last_status_code", "last_error",
+        "next_attempt_at", "delivered_at", "created_at",
+    ]
+    readonly_fields = fields
+    ordering = ["-id"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "active", "secret"]
+
+    def clean_url(self) -> str:
+        from tickets.webhooks import webhook_url_check
+
+        url = self.cleaned_data["url"]
+        try:
+            webhook_url_check(url=url)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["url"]) from exc
+        return url
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "events", "active", "created_by", "created_at"]
+    list_filter = ["active"]
+    inlines = [WebhookDeliveryInline]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # Staff who may only view endpoints (Agents, Managers) don't get to read the signing secret.
+        if not self.has_change_permission(request, obj):
+            fields = [f for f in fields if f != "secret"]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -10,12 +10,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tickets import serializers
-from tickets.models import Channel, Message, Ticket
+from tickets.models import Channel, Message, Ticket, WebhookEndpoint
 from tickets.services import ticket_receive
+from tickets.webhooks import webhook_endpoint_create
 
 
 class RequestTooLarge(APIException):
@@ -127,3 +129,36 @@ class TicketMessageCreateApi(BoundedBodyMixin, generics.GenericAPIView):
         return Response(
             serializers.FollowUpCreatedSerializer(message).data, status=status.HTTP_201_CREATED
         )
+
+
+class WebhookListCreateApi(generics.ListAPIView):
+    """Integrations' webhook endpoints (staff tokens only); POST registers one."""
+
+    serializer_class = serializers.WebhookEndpointSerializer
+    permission_classes = [IsAdminUser]
+    parser_classes = [JSONParser]
+    queryset = WebhookEndpoint.objects.order_by("id")
+
+    @extend_schema(
+        request=serializers.WebhookEndpointSerializer,
+        responses={201: serializers.WebhookEndpointCreatedSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        incoming = self.get_serializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            endpoint = webhook_endpoint_create(**incoming.validated_data, created_by=request.user)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return Response(
+            serializers.WebhookEndpointCreatedSerializer(endpoint).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class WebhookDetailApi(generics.DestroyAPIView):
+    """Remove an endpoint; its pending deliveries go with it."""
+
+    serializer_class = serializers.WebhookEndpointSerializer
+    permission_classes = [IsAdminUser]
+    queryset = WebhookEndpoint.objects.all()

@@ -33,6 +33,7 @@ from knowledge.services import article_save, reindex_all
 from tickets.models import Customer, Order, TriageModel, Workspace
 from tickets.permissions import AGENTS, MANAGERS, groups_ensure
 from tickets.services_triage import intents_ensure_defaults, triage_train
+from tickets.webhooks import webhooks_schedule_ensure
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +291,8 @@ def _sweep_schedule_ensure() -> str:
         defaults={"func": "tickets.tasks.sweep", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
     )
     schedules_ensure()
-    return "tickets.tasks.sweep every minute, triage retrain weekly"
+    webhooks_schedule_ensure()
+    return "tickets.tasks.sweep every minute, triage retrain weekly, webhook retries every minute"
 
 
 def demo_guide() -> list[str]:

@@ -335,3 +335,63 @@ class Workspace(models.Model):
                 plans={"basic": "9.00", "plus": "19.00", "pro": "39.00"},
             )
         return ws
+
+
+def _webhook_secret() -> str:
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+class WebhookEndpoint(models.Model):
+    """An integration's URL that receives signed ticket and message events."""
+
+    EVENTS = ["ticket.created", "ticket.updated", "message.created"]
+
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128, default=_webhook_secret, blank=True)
+    events = models.JSONField(default=list, blank=True, help_text="event types sent here; empty = all")
+    active = models.BooleanField(default=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.secret:
+            self.secret = _webhook_secret()
+        super().save(*args, **kwargs)
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, with its attempts so far."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    event_id = models.UUIDField(unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets.models import Channel, Customer, Message, Ticket, TicketEvent
+from tickets.models import Channel, Customer, Message, Ticket, TicketEvent, WebhookEndpoint
 from tickets.services import MAX_BODY_CHARS
 
 
@@ -106,3 +106,25 @@ class FollowUpCreatedSerializer(MessageSerializer):
 
     class Meta(MessageSerializer.Meta):
         fields = [*MessageSerializer.Meta.fields, "ticket"]
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.EVENTS),
+        required=False,
+        default=list,
+        help_text="event types to send; empty sends all",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "active", "created_at"]
+        read_only_fields = ["id", "active", "created_at"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    """Only the creation response shows the signing secret; store it then."""
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = [*WebhookEndpointSerializer.Meta.read_only_fields, "secret"]

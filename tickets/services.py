@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from tickets.models import Channel, Customer, Message, Ticket, TicketEvent, TrainingExample
+from tickets.webhooks import webhooks_emit
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def ticket_receive(
             ticket.number = f"FL-{100000 + ticket.pk}"
             ticket.save(update_fields=["number"])
             _event(ticket, stage="intake", outcome="received", detail={"channel": channel})
+            webhooks_emit(event="ticket.created", ticket=ticket)
         else:
             ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
             if ticket.status in CLOSED_STATES:
@@ -115,6 +117,7 @@ def ticket_receive(
             meta=meta or {},
             pipeline=Message.Pipeline.PENDING,
         )
+        webhooks_emit(event="message.created", ticket=ticket, message=message)
         transaction.on_commit(lambda: pipeline_enqueue(message_id=message.pk))
     return ticket, message, created
 
@@ -147,6 +150,7 @@ def message_post(
         ticket=ticket, author=author, body=body, in_reply_to=in_reply_to, agent=agent, meta=meta or {}
     )
     if deliver:
+        webhooks_emit(event="message.created", ticket=ticket, message=message)
         transaction.on_commit(lambda: message_deliver(message_id=message.pk))
     return message
 
@@ -189,6 +193,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, outcome: str = "", reason:
         ticket.resolved_at = timezone.now()
         fields.append("resolved_at")
     ticket.save(update_fields=fields)
+    webhooks_emit(event="ticket.updated", ticket=ticket)
 
 
 def ticket_escalate(*, ticket: Ticket, reason: str, message: Message | None = None, tell_customer: bool = True) -> None:

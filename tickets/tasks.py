@@ -18,3 +18,15 @@ def retrain_triage() -> dict[str, object]:
 
     row = triage_train()
     return {"active_version": row.version, "examples": row.examples}
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    from tickets.webhooks import webhook_deliver
+
+    return webhook_deliver(delivery_id=delivery_id)
+
+
+def retry_webhooks() -> int:
+    from tickets.webhooks import webhooks_retry_due
+
+    return webhooks_retry_due()

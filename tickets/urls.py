@@ -12,4 +12,6 @@ urlpatterns = [
         api.TicketMessageCreateApi.as_view(),
         name="api-ticket-messages",
     ),
+    path("webhooks/", api.WebhookListCreateApi.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", api.WebhookDetailApi.as_view(), name="api-webhook"),
 ]

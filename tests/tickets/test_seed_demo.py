@@ -44,7 +44,9 @@ def test_seeding_twice_builds_the_demo_store_once(triage_model, client):
     assert Article.objects.filter(status=Article.Status.PUBLISHED).count() == 20
     assert _indexed_articles() == set(Article.objects.values_list("pk", flat=True))
     assert "index up to date" in output
-    assert set(Schedule.objects.values_list("func", flat=True)) == {"tickets.tasks.sweep", "tickets.tasks.retrain_triage"}
+    assert set(Schedule.objects.values_list("func", flat=True)) == {
+        "tickets.tasks.sweep", "tickets.tasks.retrain_triage", "tickets.tasks.retry_webhooks"
+    }
 
     # The demo script printed for a newcomer works on these rows.
     tracked = Order.objects.select_related("customer").get(number="N-1042")
