@@ -7,6 +7,7 @@ one ActionHandler subclass with `type` set, and its tests.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -36,7 +37,10 @@ class Refusal:
     reason: str = ""
 
 
-class ActionHandler:
+class ActionHandler(ABC):
+    """One action type: `plan` checks policy and words the confirmation; `execute` runs it once
+    through the store backend; `done_text` tells the customer what happened."""
+
     type = ""
     needs_order = True
 
@@ -45,14 +49,17 @@ class ActionHandler:
         if cls.type:
             REGISTRY[cls.type] = cls
 
+    @abstractmethod
     def plan(self, *, customer: Customer, order: Order | None, text: str, workspace: Workspace) -> Plan | Refusal:
-        raise NotImplementedError
+        """A Plan to confirm with the customer, or a Refusal saying why not."""
 
+    @abstractmethod
     def execute(self, *, plan_params: dict, order: Order | None, workspace: Workspace) -> dict:
-        raise NotImplementedError
+        """Run the confirmed plan; raise BackendError when the store refuses."""
 
+    @abstractmethod
     def done_text(self, *, result: dict, order: Order | None) -> str:
-        raise NotImplementedError
+        """The customer-facing sentence after a successful execution."""
 
 
 def handler_for(action_type: str) -> ActionHandler | None:

@@ -8,11 +8,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from actions.connectors.base import BackendError, StoreBackendActions
+from actions.connectors.base import BackendError, StoreBackend
 from tickets.models import Customer, Order
 
 
-class DemoStore(StoreBackendActions):
+class DemoStore(StoreBackend):
     def cancel_order(self, *, order_number: str, allowed_states: list[str]) -> dict:
         # Conditional update: a concurrent shipment or a second cancel cannot both win.
         changed = Order.objects.filter(number=order_number, status__in=allowed_states).update(
