@@ -296,7 +296,7 @@ def _workspace_configure(bundle: Bundle) -> None:
 
 def _intents_import(bundle: Bundle) -> None:
     """The bundle's taxonomy replaces the shipped one: its rows go in first, so the defaults never seed."""
-    from tickets.models import Intent, TrainingExample
+    from tickets.models import Intent
     from tickets.stages import ESCALATE_INTENTS
 
     configured = bundle.config.get("intents") or {}
@@ -320,20 +320,12 @@ def _intents_import(bundle: Bundle) -> None:
             )
         )
     Intent.objects.bulk_create(intents)
-    TrainingExample.objects.bulk_create(
-        (
-            TrainingExample(
-                text=f"{row['subject']}. {row['text']}" if row.get("subject") else row["text"],
-                intent=row.get("intent") or "",
-                urgency=row.get("urgency") or "",
-                sentiment=row.get("sentiment") or "",
-                source=TrainingExample.Source.HISTORY,
-            )
-            for row in bundle.history
-            if row.get("text")
-        ),
-        batch_size=1000,
-    )
+    if bundle.history:
+        # The same door a team's own export goes through (manage.py import_history).
+        from tickets.importers import history_import
+
+        data = "\n".join(json.dumps(row, ensure_ascii=False) for row in bundle.history).encode()
+        history_import(data=data, name="history.jsonl", fmt="jsonl")
 
 
 def _customers_import(bundle: Bundle) -> None:
