@@ -9,7 +9,7 @@ EVAL_DIR ?= ../shared/eval
 VAR_DIR := $(or $(FRONTLINE_VAR_DIR),var)
 export PORT
 
-.PHONY: install run test lint eval migrate seed clean
+.PHONY: install run test lint eval bench migrate seed clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ eval: install
 	    echo "$$name: FAILED: $$line"; status=1; \
 	  fi; \
 	done; exit $$status
+
+# The benchmark report (JSON) on stdout, progress on stderr: Daphne, qcluster and Chroma on a
+# throwaway database and index, each number beside its floor. About 8 minutes on 2 cores.
+bench: install
+	@$(PY) -m learning.bench
 
 # Removes the local demo database and Chroma index ($(VAR_DIR)) and tool caches; keeps .venv.
 clean:

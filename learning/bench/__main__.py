@@ -1,0 +1,5 @@
+import sys
+
+from learning.bench.runner import main
+
+sys.exit(main())
