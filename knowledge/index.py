@@ -15,10 +15,13 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
+from knowledge import questions
+from knowledge.spelling import words_of
 from tickets.embeddings import embed, embedder
 
 log = logging.getLogger(__name__)
 _state: dict[str, object] = {"pid": None, "client": None, "collection": None}
+_KIND = {"p": "passage", "s": "sentence", "q": "question"}  # by the entry id's first letter
 
 
 def client():
@@ -68,9 +71,6 @@ def drop_collection() -> None:
     _state["collection"] = None
 
 
-QUESTION_TEMPLATES = ("I need help with {topic}", "question about {topic}", "{topic}?")
-
-
 def sentences(text: str) -> list[str]:
     """Markdown prose split into sentences (list items count as sentences)."""
     plain = re.sub(r"[*_`>#]+", "", text)
@@ -78,14 +78,40 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|\n+", plain) if len(s.strip()) > 3]
 
 
-def upsert_article(article, passages) -> int:
-    """Replace the article's entries with several views of it: its title, each passage, each
-    sentence and each passage's lead (all prefixed with the title), and questions made from
-    the title and headings.
+def views(article, passages) -> list[tuple[str, str, object]]:
+    """[(entry id, text, passage)] for each kind of view of the article (see `upsert_article`)."""
+    known = words_of(" ".join([article.title] + [f"{p.heading} {p.text}" for p in passages]))
+    # The question templates are English grammar: other languages get passages and sentences.
+    english = (getattr(article, "locale", "") or "en").lower().startswith("en")
+    title_questions = questions.title_questions if english else lambda title, known: []
+    sentence_questions = questions.sentence_questions if english else lambda sentence: []
+    out = [
+        (f"q{article.pk}-{n}", question, passages[0])
+        for n, question in enumerate(title_questions(article.title, known))
+    ]
+    for passage in passages:
+        heading = f"{passage.heading}. " if passage.heading and passage.heading != article.title else ""
+        out.append((f"p{passage.pk}", f"{article.title}. {heading}{passage.text}", passage))
+        # A heading names one part of the article: its questions weigh like the part's sentences.
+        asked = title_questions(passage.heading, known) if heading else []
+        for n, sentence in enumerate(sentences(passage.text)):
+            out.append((f"s{passage.pk}-{n}", f"{article.title}. {sentence}", passage))
+            asked += sentence_questions(sentence)
+        out += [(f"s{passage.pk}-q{n}", question, passage) for n, question in enumerate(asked)]
+    return out
 
-    A customer's question usually matches one sentence or the title far better than a whole
-    passage; retrieval scores an article by its best view of each kind (measured on the
-    bitext_kb bundle: whole passages alone hit@1 69 %, all five kinds 79 %).
+
+def upsert_article(article, passages) -> int:
+    """Replace the article's entries with three kinds of views of it: each passage and each
+    sentence (prefixed with the title), and the questions customers would ask to find it,
+    made from the title, the headings and the sentences by generic templates
+    (`knowledge.questions`; a sentence's questions count as sentence views).
+
+    A customer's question usually matches one sentence or a question far better than a whole
+    passage; retrieval scores an article by its best view of each kind. Measured on the
+    bitext_kb bundle (hit@1 / hit@3): whole passages alone 69 / 89; title, passage, sentence,
+    lead and heading-template views 78.2 / 93.9; these three kinds with generated questions,
+    questions weighted double, 81.1 / 96.3, and 82.4 / 97.0 with the query spell-corrected.
     Every entry carries the article's audience and locale so a query can filter on them.
     """
     col = collection()
@@ -93,32 +119,13 @@ def upsert_article(article, passages) -> int:
     if not passages:
         return 0
     scope = {"audience": article.audience, "locale": article.locale}
-    ids, texts, metas = [f"t{article.pk}"], [article.title], [
-        {"article_id": article.pk, "passage_id": passages[0].pk, "kind": "title", **scope}
+    entries = views(article, passages)
+    ids = [entry_id for entry_id, _, _ in entries]
+    texts = [text for _, text, _ in entries]
+    metas = [
+        {"article_id": article.pk, "passage_id": passage.pk, "kind": _KIND[entry_id[0]], **scope}
+        for entry_id, _, passage in entries
     ]
-    topics = {article.title: passages[0]}
-    for passage in passages:
-        ids.append(f"p{passage.pk}")
-        heading = f"{passage.heading}. " if passage.heading and passage.heading != article.title else ""
-        texts.append(f"{article.title}. {heading}{passage.text}")
-        metas.append({"article_id": article.pk, "passage_id": passage.pk, "kind": "passage", **scope})
-        parts = sentences(passage.text)
-        for n, sentence in enumerate(parts):
-            ids.append(f"s{passage.pk}-{n}")
-            texts.append(f"{article.title}. {sentence}")
-            metas.append({"article_id": article.pk, "passage_id": passage.pk, "kind": "sentence", **scope})
-        if parts:
-            ids.append(f"l{passage.pk}")
-            texts.append(f"{article.title}. {heading}{parts[0]}")
-            metas.append({"article_id": article.pk, "passage_id": passage.pk, "kind": "lead", **scope})
-        if heading:
-            topics.setdefault(passage.heading, passage)
-    # Synthetic questions from the title and headings, phrased the way customers ask for help.
-    for topic, passage in topics.items():
-        for template in QUESTION_TEMPLATES:
-            ids.append(f"q{article.pk}-{len(ids)}")
-            texts.append(template.format(topic=topic.lower()))
-            metas.append({"article_id": article.pk, "passage_id": passage.pk, "kind": "question", **scope})
     col.add(ids=ids, embeddings=embed(texts).tolist(), metadatas=metas)
     return len(ids)
 

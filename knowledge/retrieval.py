@@ -1,11 +1,15 @@
 """Hybrid retrieval: Chroma vectors and a keyword score, fused by reciprocal rank.
 
-The index holds several views of every article (title, passages, sentences, passage leads
-and questions made from headings: see `index.upsert_article`). An article's vector score is
-the mean over view kinds of its best view of that kind, so an article must match on several
-views at once rather than on one lucky fragment. Chroma's sparse/BM25 search is Chroma Cloud only, so the
-keyword half is character n-gram TF-IDF over the passages (robust to misspellings), built
-in-process and rebuilt when the knowledge base changes.
+The index holds several views of every article (passages, sentences, and questions made from
+the title, headings and sentences: see `index.upsert_article`). An article's vector score is
+a weighted mean over view kinds of its best view of that kind, so an article must match on
+several views at once rather than on one lucky fragment. Chroma's sparse/BM25 search is Chroma
+Cloud only, so the keyword half is character n-gram TF-IDF over the passages (robust to
+misspellings), built in-process and rebuilt when the knowledge base changes.
+
+The question is cleaned before it is embedded: identifiers, amounts, swearing and chat
+shorthand go, and misspelt or run-together words are corrected against the knowledge base's
+own words and the embedding model's vocabulary (`knowledge.spelling`).
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from django.db.models import Count, Max
 
 from knowledge import index
 from knowledge.models import Article, Passage
+from knowledge.spelling import Speller, words_of
 from tickets.embeddings import embed
 
 log = logging.getLogger(__name__)
 RRF_K = 60
-VIEW_KINDS = ("title", "passage", "sentence", "lead", "question")
+# Generated questions are the views closest to how customers write (alone on bitext_kb: hit@1
+# 79.5 %, hit@3 96.6 %, against 70 / 90 for passages or sentences alone). Weighted double in
+# the mean: 82.4 / 97.0, against 81.1 / 95.5 at equal weights (82.4 / 97.4 at triple).
+VIEW_WEIGHTS = {"passage": 1.0, "sentence": 1.0, "question": 2.0}
 VECTOR_CANDIDATES = 80  # view entries fetched from Chroma per query
 # Measured on bitext_kb: the keyword ranking is much weaker than the vectors on colloquial,
 # misspelt questions (char TF-IDF alone hit@1 53 % against 78 %), and any weight above ~0.05
@@ -38,11 +46,21 @@ INTENT_BOOST = 1.0 / RRF_K
 _PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
 _NUMBER = re.compile(r"(?<![\w@])#?(?:[a-z]{1,4}-?)?\d{3,}\b", re.I)
 _MONEY = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?")
+# Swearing says how the customer feels (triage reads that), not what they ask about.
+_PROFANITY = re.compile(r"\b(?:god ?damn(?:ed)?|damn(?:ed)?|f+u+c+k+(?:ing|in)?|freaking|frigging|bloody|shitty|shit|crappy)\b", re.I)
+_SHORTHAND = {
+    "u": "you", "ur": "your", "ya": "you", "pls": "please", "plz": "please", "wanna": "want to",
+    "gonna": "going to", "gotta": "have to", "thx": "thanks", "abt": "about", "acct": "account", "pwd": "password",
+}
+_SHORTHAND_WORD = re.compile(r"\b(?:" + "|".join(_SHORTHAND) + r")\b", re.I)
 
 
 def query_text(text: str) -> str:
-    """The question as retrieval sees it: identifiers and amounts dropped, whitespace squeezed."""
+    """The question as retrieval sees it: identifiers, amounts and swearing dropped, chat
+    shorthand spelt out ("ur" → "your"), whitespace squeezed."""
     cleaned = _NUMBER.sub(" ", _MONEY.sub(" ", _PLACEHOLDER.sub(" ", text)))
+    cleaned = _PROFANITY.sub(" ", cleaned)
+    cleaned = _SHORTHAND_WORD.sub(lambda m: _SHORTHAND[m.group(0).lower()], cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     return cleaned or text.strip()
 
@@ -67,6 +85,7 @@ class _KeywordIndex:
         self.scopes: list[tuple[str, str]] = []
         self.vectorizer = None
         self.matrix = None
+        self.speller = Speller()
         self.lock = threading.Lock()
 
     def _current_key(self):
@@ -75,12 +94,24 @@ class _KeywordIndex:
         )
         return stats["n"], stats["changed"]
 
-    def search(self, query: str, k: int = 20, audience: str | None = None, locale: str | None = None) -> list[tuple[int, int, float]]:
+    def refresh(self) -> None:
+        """Rebuild when the published knowledge base changed since the last build."""
         key = self._current_key()
         with self.lock:
             if key != self.key:
                 self._build()
                 self.key = key
+
+    def correct(self, text: str) -> str:
+        """The text with misspellings corrected against the knowledge base's words (as of the last refresh)."""
+        return self.speller.correct(text)
+
+    def search(
+        self, query: str, k: int = 20, audience: str | None = None, locale: str | None = None, *, refresh: bool = True
+    ) -> list[tuple[int, int, float]]:
+        if refresh:
+            self.refresh()
+        with self.lock:
             vectorizer, matrix, ids, article_ids, scopes = self.vectorizer, self.matrix, self.ids, self.article_ids, self.scopes
         if matrix is None or not ids:
             return []
@@ -105,6 +136,7 @@ class _KeywordIndex:
         self.ids = [r[0] for r in rows]
         self.article_ids = [r[1] for r in rows]
         self.scopes = [(r[5], r[6]) for r in rows]
+        self.speller = Speller(kb_words=words_of(" ".join(f"{r[2]} {r[3]} {r[4]}" for r in rows)))
         if not rows:
             self.matrix = None
             return
@@ -134,7 +166,7 @@ def _where(audience: str | None, locale: str | None) -> dict | None:
 
 
 def _vector_scores(hits: list[tuple[int, int, float, str]]) -> tuple[dict[int, float], dict[int, float], dict[int, tuple[float, int]]]:
-    """Per article: the mean over view kinds of its best view, its best similarity, its best passage.
+    """Per article: the weighted mean over view kinds of its best view, its best similarity, its best passage.
 
     A kind an article did not reach the candidate list with counts at the lowest similarity
     fetched: an upper bound for it, so large knowledge bases are not scored on luck.
@@ -145,10 +177,14 @@ def _vector_scores(hits: list[tuple[int, int, float, str]]) -> tuple[dict[int, f
     for passage_id, article_id, similarity, kind in hits:
         kinds = best.setdefault(article_id, {})
         kinds[kind] = max(kinds.get(kind, floor), similarity)
-        if kind != "title" and similarity > passage.get(article_id, (-1.0, 0))[0]:
+        if kind != "question" and similarity > passage.get(article_id, (-1.0, 0))[0]:
             passage[article_id] = (similarity, passage_id)
         passage.setdefault(article_id, (similarity, passage_id))
-    scores = {aid: sum(kinds.get(kind, floor) for kind in VIEW_KINDS) / len(VIEW_KINDS) for aid, kinds in best.items()}
+    total = sum(VIEW_WEIGHTS.values())
+    scores = {
+        aid: sum(weight * kinds.get(kind, floor) for kind, weight in VIEW_WEIGHTS.items()) / total
+        for aid, kinds in best.items()
+    }
     similarity = {aid: max(kinds.values()) for aid, kinds in best.items()}
     return scores, similarity, passage
 
@@ -166,13 +202,14 @@ def search(
     Customers get public articles only (the default); pass `audience=None` for agents' tools.
     `locale` limits the answer to articles in that language when given.
     """
-    text = query_text(query)
+    _keyword.refresh()
+    text = _keyword.correct(query_text(query))
     vector_hits: list[tuple[int, int, float, str]] = []
     try:
         vector_hits = index.query(embed([text])[0], k=VECTOR_CANDIDATES, where=_where(audience, locale))
     except Exception:
         log.warning("vector search unavailable; keyword retrieval only", exc_info=True)
-    keyword_hits = _keyword.search(text, k=30, audience=audience, locale=locale)
+    keyword_hits = _keyword.search(text, k=30, audience=audience, locale=locale, refresh=False)
 
     vector_scores, similarity, best_passage = _vector_scores(vector_hits) if vector_hits else ({}, {}, {})
     fused: dict[int, float] = {}

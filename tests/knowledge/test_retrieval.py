@@ -101,3 +101,46 @@ def test_customers_only_get_public_articles_in_their_locale(articles, django_cap
     assert "refund-override" in [h.slug for h in retrieval.search(question, k=5, audience=None)]
     spanish = retrieval.search("reembolso 30 días", k=3, locale="es")
     assert [h.slug for h in spanish] == ["reembolsos"]
+
+
+def test_query_text_drops_swearing_and_spells_out_chat_shorthand():
+    assert retrieval.query_text("want help adding a goddamn item to ur order 732201349959") == "want help adding a item to your order"
+
+
+@pytest.mark.django_db
+def test_misspelt_questions_find_their_article(articles):
+    # Each of these ranked another article first before the question was spell-corrected.
+    cases = {
+        "how do i cancle an ordr": {"cancel-an-order"},
+        "i want my mony bakc": {"refund-policy", "refund-status", "returns-and-exchanges"},
+        "do you shp to canda": {"international-shipping"},
+    }
+    for query, expected in cases.items():
+        hits = retrieval.search(query, k=3)
+        assert hits[0].slug in expected, (query, [h.slug for h in hits])
+
+
+@pytest.mark.django_db
+def test_spelling_learns_the_words_of_a_newly_published_article(articles, django_capture_on_commit_callbacks):
+    retrieval._keyword.refresh()
+    assert retrieval._keyword.correct("descale my ketlebrew") == "descale my ketlebrew"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_save(
+            slug="kettlebrew-care", title="Caring for your Kettlebrew",
+            body="Descale the Kettlebrew once a month with the tablets in the box.",
+        )
+    retrieval._keyword.refresh()
+    assert retrieval._keyword.correct("descale my ketlebrew") == "descale my kettlebrew"
+    assert retrieval.search("how do i descale my ketlebrew", k=1)[0].slug == "kettlebrew-care"
+
+
+def test_generated_questions_weigh_double_and_missing_kinds_count_at_the_floor():
+    hits = [
+        (1, 10, 0.9, "question"), (1, 10, 0.5, "passage"), (1, 10, 0.5, "sentence"),
+        (2, 20, 0.5, "question"), (2, 20, 0.8, "passage"), (2, 20, 0.8, "sentence"),
+        (3, 30, 0.95, "sentence"), (4, 40, 0.3, "passage"),
+    ]
+    scores, similarity, passage = retrieval._vector_scores(hits)
+    assert scores[10] > scores[20]  # one close question beats a close passage and sentence
+    assert scores[30] == pytest.approx((0.3 + 0.95 + 2 * 0.3) / 4)  # kinds it lacks: the lowest similarity fetched
+    assert similarity[30] == 0.95 and passage[20] == (0.8, 2)
