@@ -1,8 +1,16 @@
 """Sentence embeddings: all-MiniLM-L6-v2 through onnxruntime, padded per batch.
 
 Chroma's own function pads every text to 256 tokens; padding to the longest text in the
-batch is several times faster for short customer messages. Where no model folder exists the
-lexical fallback (hashed character n-grams) keeps retrieval working, and says so loudly.
+batch (and batching texts of similar length together) is several times faster for short
+customer messages. Where no model folder exists the lexical fallback (hashed character
+n-grams) keeps retrieval working, and says so loudly.
+
+Two views of a text come out of one forward pass:
+- `embed`: the sentence embedding (mean of the last layer), which retrieval and Chroma use;
+- `features`: that embedding beside the mean of two middle layers, each unit length, which
+  triage uses. The middle layers keep more of the wording the last layer smooths away:
+  measured on CLINC150 (small), a linear model over TF-IDF plus these features scored 96.2 %
+  in scope against 95.5 % with the sentence embedding alone.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 DIM = 384
 MAX_TOKENS = 256
+# The middle layers whose mean-pooled states join the sentence embedding in `features`.
+FEATURE_LAYERS = (3, 4)
+_LAYER_OUTPUT = "/m/encoder/layer.{}/output/LayerNorm/LayerNormalization_output_0"
 
 
 def _candidate_dirs() -> list[Path]:
@@ -40,8 +51,6 @@ def model_dir() -> Path | None:
 
 
 class MiniLM:
-    name = "all-MiniLM-L6-v2"
-
     def __init__(self, folder: Path):
         import onnxruntime
         from tokenizers import Tokenizer
@@ -52,31 +61,69 @@ class MiniLM:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(os.environ.get("EMBEDDING_THREADS", "2"))
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        # Spinning worker threads hold a core after each run, which the classifier's own numpy
+        # work then waits for: a short query's tail latency tripled under it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        graph, self.layers = _with_layer_outputs(folder / "model.onnx")
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.name = "all-MiniLM-L6-v2"
+        self.feature_name = self.name + "".join(f"+layer{n}" for n in self.layers)
         self._lock = threading.Lock()
 
-    def __call__(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        out = []
+    def features(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """(texts × DIM·(1 + layers)): the sentence embedding, then each middle layer's mean,
+        each unit length. Texts are batched by length, so a batch pads little."""
+        width = DIM * (1 + len(self.layers))
+        out = np.zeros((len(texts), width), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), batch_size):
-            batch = [t or " " for t in texts[start : start + batch_size]]
-            encoded = self.tokenizer.encode_batch(batch)
+            rows = order[start : start + batch_size]
+            encoded = self.tokenizer.encode_batch([texts[i] or " " for i in rows])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             with self._lock:
-                hidden = self.session.run(None, feeds)[0]
+                states = self.session.run(None, feeds)
             weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            out.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
-        return np.vstack(out).astype(np.float32) if out else np.zeros((0, DIM), dtype=np.float32)
+            count = np.clip(weights.sum(axis=1), 1e-9, None)
+            out[rows] = np.hstack([_unit((hidden * weights).sum(axis=1) / count) for hidden in states])
+        return out
+
+    def __call__(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return self.sentence(self.features(texts, batch_size))
+
+    @staticmethod
+    def sentence(features: np.ndarray) -> np.ndarray:
+        return features[:, :DIM]
+
+
+def _with_layer_outputs(path: Path) -> tuple[bytes | str, tuple[int, ...]]:
+    """The model graph with FEATURE_LAYERS' states as extra outputs (read with the onnx
+    package); the plain graph, and no extra layers, when that cannot be done."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path))
+        present = {out for node in model.graph.node for out in node.output}
+        layers = tuple(n for n in FEATURE_LAYERS if _LAYER_OUTPUT.format(n) in present)
+        for n in layers:
+            model.graph.output.append(
+                onnx.helper.make_tensor_value_info(_LAYER_OUTPUT.format(n), onnx.TensorProto.FLOAT, None)
+            )
+        return model.SerializeToString(), layers
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the plain, working graph
+        log.warning("MiniLM middle layers unavailable (%s): triage uses the sentence embedding only", exc)
+        return str(path), ()
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
 
 
 class LexicalFallback:
     """Hashed character n-grams: keeps retrieval alive with no model at all (much weaker)."""
 
-    name = "lexical-fallback"
+    name = feature_name = "lexical-fallback"
 
     def __init__(self):
         from sklearn.feature_extraction.text import HashingVectorizer
@@ -88,16 +135,27 @@ class LexicalFallback:
     def __call__(self, texts: list[str], batch_size: int = 0) -> np.ndarray:
         return self.vectorizer.transform([t.lower() for t in texts]).toarray().astype(np.float32)
 
+    features = __call__
+
+    @staticmethod
+    def sentence(features: np.ndarray) -> np.ndarray:
+        return features
+
 
 class LiteLLMEmbedder:
     def __init__(self, model: str):
-        self.name = model
+        self.name = self.feature_name = model
 
     def __call__(self, texts: list[str], batch_size: int = 0) -> np.ndarray:
         from tickets.llm import embed
 
-        vectors = np.array(embed(texts), dtype=np.float32)
-        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return _unit(np.array(embed(texts), dtype=np.float32))
+
+    features = __call__
+
+    @staticmethod
+    def sentence(features: np.ndarray) -> np.ndarray:
+        return features
 
 
 @lru_cache(maxsize=1)
@@ -120,30 +178,36 @@ _cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """Vectors for texts, remembering recent ones: classify and retrieval embed the same
-    message, and re-indexing an article re-embeds mostly unchanged passages."""
+def features(texts: list[str]) -> np.ndarray:
+    """Triage's view of texts (see the module docstring), remembering recent ones: classify and
+    retrieval embed the same message, and re-indexing an article re-embeds mostly unchanged
+    passages. Computed vectors are returned from this call's batch, never re-read from the
+    cache, which a large batch (a training run) overflows."""
     model = embedder()
-    keys = [(model.name, t) for t in texts]
+    found: dict[str, np.ndarray] = {}
     with _cache_lock:
-        missing = [k for k in dict.fromkeys(keys) if k not in _cache]
+        for text in dict.fromkeys(texts):
+            vector = _cache.get((model.feature_name, text))
+            if vector is not None:
+                _cache.move_to_end((model.feature_name, text))
+                found[text] = vector
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
-        vectors = model([t for _, t in missing])
+        computed = model.features(missing)
+        found.update(zip(missing, computed, strict=True))
         with _cache_lock:
-            for key, vector in zip(missing, vectors, strict=True):
-                _cache[key] = vector
+            for text, vector in zip(missing[-_CACHE_SIZE:], computed[-_CACHE_SIZE:], strict=True):
+                _cache[(model.feature_name, text)] = vector
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
-    with _cache_lock:
-        found = []
-        for key in keys:
-            vector = _cache.get(key)
-            if vector is None:  # evicted by a concurrent caller between the two locks
-                vector = model([key[1]])[0]
-            else:
-                _cache.move_to_end(key)
-            found.append(vector)
-    return np.vstack(found) if found else np.zeros((0, DIM), dtype=np.float32)
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    return np.vstack([found[t] for t in texts])
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """Sentence embeddings (unit length) for texts: what retrieval and Chroma use."""
+    return embedder().sentence(features(texts))
 
 
 def reset() -> None:

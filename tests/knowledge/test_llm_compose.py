@@ -24,7 +24,7 @@ def test_grounded_llm_reply_is_used_and_cites_the_article(
     triage_model, articles, customer, fake_llm, django_capture_on_commit_callbacks
 ):
     fake_llm.reply = "Standard shipping takes 3 to 5 business days [shipping-times-and-costs]."
-    ticket = _ask("how long does shipping take? my card is 4111 1111 1111 1111", customer, django_capture_on_commit_callbacks)
+    ticket = _ask("how many days does shipping take? my card is 4111 1111 1111 1111", customer, django_capture_on_commit_callbacks)
     reply = ticket.messages.get(author=Message.Author.AI)
     assert reply.body == "Standard shipping takes 3 to 5 business days."
     assert reply.meta["llm"] is True
