@@ -55,13 +55,17 @@ class ArticleForm(forms.ModelForm):
         label="Change note",
         help_text="What changed and why; shown in the history.",
     )
+    intents = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The intents this article answers: retrieval ranks it first for them.",
+    )
 
     class Meta:
         model = Article
         fields = ["title", "slug", "category", "intents", "audience", "locale", "status", "body"]
         widgets = {
             "body": forms.Textarea(attrs={"rows": 20, "class": "vLargeTextField kb-body"}),
-            "intents": forms.TextInput(attrs={"size": 60}),
         }
 
     def __init__(self, *args, **kwargs):
@@ -71,11 +75,13 @@ class ArticleForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].required = False
         if "intents" in self.fields:
-            names = list(Intent.objects.values_list("name", flat=True))
-            self.fields["intents"].help_text = format_html(
-                'A JSON list, e.g. ["track_order"]. Known intents: {}',
-                ", ".join(names) or "none yet",
-            )
+            # The workspace's intents, plus any the article names that no longer exist, so
+            # saving never drops a link silently.
+            names = set(Intent.objects.values_list("name", flat=True))
+            names.update(self.instance.intents or [])
+            self.fields["intents"].choices = [(name, name) for name in sorted(names)]
+            if not names:
+                self.fields["intents"].help_text = "No intents yet: train triage or import history first."
 
     def clean_audience(self) -> str:
         return self.cleaned_data.get("audience") or Article.Audience.PUBLIC
@@ -87,10 +93,7 @@ class ArticleForm(forms.ModelForm):
         return locale
 
     def clean_intents(self) -> list[str]:
-        intents = self.cleaned_data.get("intents") or []
-        if not isinstance(intents, list) or not all(isinstance(i, str) for i in intents):
-            raise forms.ValidationError('A JSON list of intent names, e.g. ["track_order"].')
-        return intents
+        return list(self.cleaned_data.get("intents") or [])
 
 
 class ImportForm(forms.Form):

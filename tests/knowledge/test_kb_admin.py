@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import reverse
 
 from knowledge.models import Article
 from knowledge.services import article_save
+from tickets.models import Intent
 
 
 @pytest.fixture
@@ -46,11 +48,12 @@ def _two_versions(author=None) -> Article:
 def test_saving_in_admin_records_a_version_with_author_and_note(
     manager, admin_user_, django_capture_on_commit_callbacks
 ):
+    Intent.objects.create(name="gift_card")
     form = {
         "title": "Gift cards",
         "slug": "gift-cards",
         "category": "billing",
-        "intents": '["gift_card"]',
+        "intents": ["gift_card"],
         "audience": "internal",
         "locale": "de",
         "status": "published",
@@ -62,7 +65,7 @@ def test_saving_in_admin_records_a_version_with_author_and_note(
 
     assert response.status_code == 302
     article = Article.objects.get(slug="gift-cards")
-    assert (article.audience, article.locale) == ("internal", "de")
+    assert (article.audience, article.locale, article.intents) == ("internal", "de", ["gift_card"])
     version = article.versions.get()
     assert (version.author, version.note, version.audience) == (
         admin_user_,
@@ -77,7 +80,6 @@ def test_a_bad_locale_is_refused(manager):
     form = {
         "title": "X",
         "slug": "x",
-        "intents": "[]",
         "status": "published",
         "body": "x",
         "locale": "English!",
@@ -85,6 +87,37 @@ def test_a_bad_locale_is_refused(manager):
     response = manager.post(reverse("admin:knowledge_article_add"), form)
     assert response.status_code == 200 and "language code" in response.content.decode()
     assert not Article.objects.exists()
+
+
+@pytest.mark.django_db
+def test_intents_are_picked_from_the_workspace_and_a_stale_link_survives_a_save(
+    manager, django_capture_on_commit_callbacks
+):
+    Intent.objects.create(name="track_order")
+    with django_capture_on_commit_callbacks(execute=True):
+        article = article_save(slug="tracking", title="Tracking", body="Use the link.", intents=["retired_intent"])
+    url = reverse("admin:knowledge_article_change", args=[article.pk])
+    page = manager.get(url).content.decode()
+    assert re.search(r'value="track_order"(?![^>]*checked)', page)
+    assert re.search(r'value="retired_intent"[^>]*checked', page)
+
+    form = {
+        "title": "Tracking",
+        "slug": "tracking",
+        "status": "published",
+        "body": "Use the link.",
+        "intents": ["nope"],
+        "passages-TOTAL_FORMS": "0",
+        "passages-INITIAL_FORMS": "0",
+    }
+    response = manager.post(url, form)
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+
+    form["intents"] = ["track_order", "retired_intent"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert manager.post(url, form).status_code == 302
+    article.refresh_from_db()
+    assert article.intents == ["track_order", "retired_intent"]
 
 
 @pytest.mark.django_db
