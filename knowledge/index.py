@@ -9,6 +9,7 @@ return wrong neighbours. `CHROMA_URL=memory://` gives an in-process index for te
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from urllib.parse import urlparse
@@ -139,16 +140,38 @@ def remove_article(article_id: int) -> None:
     collection().delete(where={"article_id": article_id})
 
 
-def query(vector, k: int = 20, where: dict | None = None) -> list[tuple[int, int, float, str]]:
-    """[(passage_id, article_id, cosine similarity, kind)] best first."""
+# A scope keeping at least this share of the entries is applied to an unfiltered query's
+# results: Chroma's metadata filter costs time in proportion to the entries it keeps (a query
+# filtered to 90 % of 100k entries took 460 ms at p95, 11 ms unfiltered), while a narrow scope
+# is cheap to filter on and would need too many entries fetched to apply afterwards.
+OVERFETCH_MIN_SHARE = 0.5
+OVERFETCH_MARGIN = 1.25  # entries fetched beyond k / share: most queries need no second query
+
+
+def query(vector, k: int = 20, scope: dict[str, str] | None = None, share: float = 1.0) -> list[tuple[int, int, float, str]]:
+    """[(passage_id, article_id, cosine similarity, kind)] of the k entries nearest the vector
+    whose metadata match `scope` (field → value), best first.
+
+    `share` is the caller's estimate of the fraction of entries in scope. When most are, the
+    entries are fetched unfiltered (k / share of them, with a margin) and the ones out of scope
+    dropped here; only if fewer than k remain does Chroma filter. Either way the answer is the
+    k nearest entries in scope.
+    """
     col = collection()
-    count = col.count()
-    if not count:
-        return []
-    result = col.query(
-        query_embeddings=[vector.tolist()], n_results=min(k, count), where=where or None, include=["metadatas", "distances"]
-    )
-    hits = []
-    for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
-        hits.append((int(meta["passage_id"]), int(meta["article_id"]), 1.0 - float(distance), str(meta.get("kind", "passage"))))
-    return hits
+    if scope and share >= OVERFETCH_MIN_SHARE:
+        fetch = math.ceil(k / share * OVERFETCH_MARGIN)
+        result = col.query(query_embeddings=[vector.tolist()], n_results=fetch, include=["metadatas", "distances"])
+        metas, distances = result["metadatas"][0], result["distances"][0]
+        kept = [(m, d) for m, d in zip(metas, distances, strict=True) if all(m.get(f) == v for f, v in scope.items())]
+        if len(kept) >= k or len(metas) < fetch:  # enough, or that was the whole collection
+            return [_hit(m, d) for m, d in kept[:k]]
+    where = None
+    if scope:
+        clauses = [{field: value} for field, value in scope.items()]
+        where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    result = col.query(query_embeddings=[vector.tolist()], n_results=k, where=where, include=["metadatas", "distances"])
+    return [_hit(m, d) for m, d in zip(result["metadatas"][0], result["distances"][0], strict=True)]
+
+
+def _hit(meta, distance) -> tuple[int, int, float, str]:
+    return int(meta["passage_id"]), int(meta["article_id"]), 1.0 - float(distance), str(meta.get("kind", "passage"))

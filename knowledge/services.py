@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from knowledge import index
+from knowledge import index, retrieval
 from knowledge.importers import ImportRow
 from knowledge.models import Article, ArticleVersion, Passage
 
@@ -116,6 +116,7 @@ def article_set_status(
         article.status = status
         article.save(update_fields=["status", "updated_at"])
         _version_add(article=article, author=author, note=f"Status set to {status}")
+        transaction.on_commit(retrieval.knowledge_changed)
         transaction.on_commit(lambda: _enqueue_index(article.pk))
     return article
 
@@ -157,6 +158,7 @@ def _version_add(*, article: Article, author: AbstractBaseUser | None, note: str
 
 def article_split(*, article: Article) -> list[Passage]:
     article.passages.all().delete()
+    transaction.on_commit(retrieval.knowledge_changed)
     return Passage.objects.bulk_create(
         Passage(article=article, ordinal=i, heading=heading[:200], text=text)
         for i, (heading, text) in enumerate(split_passages(article.body, article.title))

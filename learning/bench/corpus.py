@@ -20,7 +20,7 @@ from django.utils import timezone
 NOISE = 0.03  # per dimension: noise norm ~0.59, cosine to the original vector ~0.86
 INTERNAL_SHARE = 0.1  # agents-only articles, so customer retrieval needs its audience filter
 ADD_BATCH = 4000
-ID_PREFIX = {"title": "t", "passage": "p", "sentence": "s", "lead": "l", "question": "q"}
+ID_PREFIX = {"passage": "p", "sentence": "s", "question": "q"}  # knowledge.index's entry ids
 
 
 class Corpus:
@@ -40,8 +40,8 @@ class Corpus:
             "bulk-created and entries added to the product's collection with its ids and metadata",
             "internal_share": INTERNAL_SHARE,
             "noise": NOISE,
-            "entries": "size = Chroma entries (the index holds several views per passage: title, passage, "
-            "sentences, lead, questions)",
+            "entries": "size = Chroma entries (the index holds several views of each article: its passages, "
+            "their sentences, and questions generated from the title, headings and sentences)",
         }
 
     def counts(self) -> dict:
@@ -128,7 +128,7 @@ class Corpus:
         return templates
 
     def _add_derived(self, missing: int) -> None:
-        from knowledge import index
+        from knowledge import index, retrieval
         from knowledge.models import Article, Passage
 
         if self.templates is None:
@@ -174,7 +174,7 @@ class Corpus:
                     passage_id = new_passage.get(int(meta["passage_id"]))
                     if passage_id is None:
                         continue
-                    owner = article.pk if meta["kind"] in ("title", "question") else passage_id
+                    owner = article.pk if meta["kind"] == "question" else passage_id
                     suffix = entry_id.split("-", 1)[1] if "-" in entry_id else ""
                     ids.append(f"{ID_PREFIX.get(meta['kind'], 'x')}{owner}" + (f"-{suffix}" if suffix else ""))
                     vectors.append(vector)
@@ -187,3 +187,4 @@ class Corpus:
                 end = start + ADD_BATCH
                 col.add(ids=ids[start:end], embeddings=noisy[start:end].tolist(), metadatas=metas[start:end])
             added += len(ids)
+        retrieval.knowledge_changed()  # rows written past the services: tell retrieval, as they would

@@ -265,11 +265,12 @@ def retrieval(*, sizes, queries: int, real_entries: int, targets: dict[int, floa
         corpus.grow(size, real_entries=real_entries, say=say)
         built = time.perf_counter() - t0
         col = index.collection()
-        where = retrieval_module._where(Article.Audience.PUBLIC, None)
-        say(f"retrieval at {col.count()} entries: filter {json.dumps(where)}")
         t1 = time.perf_counter()
         retrieval_module.search(questions[0])  # builds the keyword index for this knowledge base
         first = time.perf_counter() - t1
+        scope = retrieval_module._scope(Article.Audience.PUBLIC, None)
+        share = retrieval_module._keyword.share(scope)
+        say(f"retrieval at {col.count()} entries: scope {json.dumps(scope)} keeps {share:.0%} of the passages")
         for q in questions[:5]:
             retrieval_module.search(q)
         row: dict[str, Any] = {
@@ -277,19 +278,22 @@ def retrieval(*, sizes, queries: int, real_entries: int, targets: dict[int, floa
             **corpus.counts(),
             "build_s": round(built, 1),
             "first_query_s": round(first, 2),
-            "filter": where,
+            "scope": scope,
+            "scope_share": round(share, 3),
         }
         row["retrieval_ms"] = _series(retrieval_module.search, questions)
         row["retrieval_agent_no_filter_ms"] = _series(retrieval_module.search, questions, audience=None)
 
         row["chroma_raw_ms"] = _series(partial(_raw_query, col), vectors)
-        row["chroma_raw_filtered_ms"] = _series(partial(_raw_query, col, where=where or {"audience": "public"}), vectors)
+        row["chroma_raw_filtered_ms"] = _series(partial(_raw_query, col, where={"audience": "public"}), vectors)
         # Where a search spends its time: the parts it calls, timed one by one.
+        k = retrieval_module.VECTOR_CANDIDATES
         row["breakdown_ms"] = {
-            "index_query": _series(index.query, vectors, k=retrieval_module.VECTOR_CANDIDATES, where=where),
-            "where": _series(lambda _: retrieval_module._where(Article.Audience.PUBLIC, None), vectors),
+            "index_query": _series(index.query, vectors, k=k, scope=scope, share=share),
+            "index_query_chroma_filter": _series(index.query, vectors, k=k, scope=scope, share=0.0),
+            "query_correction": _series(retrieval_module._keyword.correct, questions),
             "keyword_search": _series(retrieval_module._keyword.search, questions, k=30, audience=Article.Audience.PUBLIC),
-            "keyword_freshness_check": _series(lambda _: retrieval_module._keyword._current_key(), vectors),
+            "keyword_freshness_check": _series(lambda _: retrieval_module._published_version(), vectors),
         }
         target = targets.get(size)
         if target is not None:

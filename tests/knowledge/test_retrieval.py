@@ -144,3 +144,50 @@ def test_generated_questions_weigh_double_and_missing_kinds_count_at_the_floor()
     assert scores[10] > scores[20]  # one close question beats a close passage and sentence
     assert scores[30] == pytest.approx((0.3 + 0.95 + 2 * 0.3) / 4)  # kinds it lacks: the lowest similarity fetched
     assert similarity[30] == 0.95 and passage[20] == (0.8, 2)
+
+
+@pytest.mark.django_db
+def test_a_scope_applied_after_an_unfiltered_query_gives_chromas_filtered_answer(articles, django_capture_on_commit_callbacks):
+    from knowledge import index
+    from tickets.embeddings import embed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_save(
+            slug="refund-override", title="Refund overrides (agents)", audience=Article.Audience.INTERNAL,
+            body="Agents may override the 30-day refund window for VIP customers. Overrides need a manager's note. "
+            "A refund override above $200 needs the finance team.",
+        )
+    vector = embed(["can an agent override the refund window"])[0]
+    public = {"audience": Article.Audience.PUBLIC}
+    internal_id = Article.objects.get(slug="refund-override").pk
+    assert internal_id in {h[1] for h in index.query(vector, k=5)}  # the agents' article is among the nearest
+    filtered = index.query(vector, k=5, scope=public, share=0.0)  # Chroma's own filter
+    assert len(filtered) == 5 and internal_id not in {h[1] for h in filtered}
+    # Told nearly everything is in scope, it fetches too few to drop the agents' entries and still
+    # have five: it must ask Chroma again, filtered.
+    assert index.query(vector, k=5, scope=public, share=0.99) == filtered
+    assert index.query(vector, k=5, scope=public, share=0.5) == filtered
+
+
+@pytest.mark.django_db
+def test_unpublishing_reaches_keyword_retrieval_at_once(articles, django_capture_on_commit_callbacks, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("chroma is down")
+
+    monkeypatch.setattr(retrieval.index, "query", down)
+    assert retrieval.search("pasword reset", k=3)[0].slug == "reset-password"  # the version is cached now
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_set_status(article=Article.objects.get(slug="reset-password"), status=Article.Status.ARCHIVED)
+    assert "reset-password" not in [h.slug for h in retrieval.search("pasword reset", k=3)]
+
+
+@pytest.mark.django_db
+def test_a_change_no_notice_reached_is_seen_once_the_cached_version_expires(articles, monkeypatch):
+    # Another process's save tells this one through the cache; the local-memory cache is per
+    # process, so the cached version must expire on its own.
+    assert retrieval.search("pasword reset", k=3)[0].slug == "reset-password"
+    Article.objects.filter(slug="reset-password").update(status=Article.Status.ARCHIVED)  # no notice sent
+    monkeypatch.setattr(retrieval.index, "query", lambda *args, **kwargs: [])
+    assert retrieval.search("pasword reset", k=3)[0].slug == "reset-password"  # not yet: the version is cached
+    retrieval.cache.delete(retrieval._version_key())  # what the expiry does
+    assert "reset-password" not in [h.slug for h in retrieval.search("pasword reset", k=3)]

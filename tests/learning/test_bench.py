@@ -40,7 +40,11 @@ RETRIEVAL_NUMBERS = [
     "retrieval_ms.p95",
     "chroma_raw_ms.p95",
     "chroma_raw_filtered_ms.p95",
+    "scope_share",
+    "breakdown_ms.index_query.p95",
+    "breakdown_ms.index_query_chroma_filter.p95",
     "breakdown_ms.keyword_search.p95",
+    "breakdown_ms.keyword_freshness_check.p95",
 ]
 
 
