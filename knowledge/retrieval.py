@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +123,13 @@ def _published_version():
 
 
 class _KeywordIndex:
+    """The keyword half, plus the speller and the scope shares, built from the published
+    passages. A rebuild after a change runs inside the search that notices it while builds are
+    quick; once a build takes longer than REBUILD_IN_BACKGROUND_AFTER seconds (a large knowledge
+    base), the next ones run in a background thread and searches keep the previous build."""
+
+    REBUILD_IN_BACKGROUND_AFTER = 0.5
+
     def __init__(self):
         self.key = None
         self.ids: list[int] = []
@@ -131,15 +139,40 @@ class _KeywordIndex:
         self.vectorizer = None
         self.columns = None  # passages × n-grams, by column: a query touches few n-grams
         self.speller = Speller()
-        self.lock = threading.Lock()
+        self.build_seconds = 0.0
+        self.lock = threading.Lock()  # guards the fields above
+        self.building = threading.Lock()  # one build at a time
 
-    def refresh(self) -> None:
-        """Rebuild when the published knowledge base changed since the last build."""
+    def refresh(self, *, wait: bool = False) -> None:
+        """Rebuild when the published knowledge base changed since the last build; `wait`
+        rebuilds in this thread whatever the size."""
         key = _published_version()
-        with self.lock:
+        if key == self.key:
+            return
+        if not wait and self.key is not None and self.build_seconds > self.REBUILD_IN_BACKGROUND_AFTER:
+            if self.building.acquire(blocking=False):
+                threading.Thread(target=self._rebuild_in_background, args=(key,), daemon=True).start()
+            return
+        with self.building:
             if key != self.key:
-                self._build()
-                self.key = key
+                self._install(self._build(), key)
+
+    def _rebuild_in_background(self, key) -> None:
+        from django.db import connection as thread_connection
+
+        try:
+            self._install(self._build(), key)
+        except Exception:
+            log.exception("keyword index rebuild failed; searches keep the previous one")
+        finally:
+            thread_connection.close()
+            self.building.release()
+
+    def _install(self, built: dict, key) -> None:
+        with self.lock:
+            self.__dict__.update(built)
+            self.shares = {}
+            self.key = key
 
     def correct(self, text: str) -> str:
         """The text with misspellings corrected against the knowledge base's words (as of the last refresh)."""
@@ -147,7 +180,8 @@ class _KeywordIndex:
 
     def share(self, scope: dict[str, str]) -> float:
         """The fraction of published passages in scope (as of the last refresh); 1.0 when all are."""
-        scopes, shares = self.scopes, self.shares
+        with self.lock:
+            scopes, shares = self.scopes, self.shares
         if not scope or not scopes:
             return 1.0
         audience, locale = scope.get("audience"), scope.get("locale")
@@ -178,27 +212,33 @@ class _KeywordIndex:
             hits.append((ids[i], article_ids[i], float(scores[i])))
         return hits
 
-    def _build(self):
+    def _build(self) -> dict:
+        """The fields of a build, made without touching the ones searches are using."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        started = time.perf_counter()
         rows = list(
             Passage.objects.filter(article__status=Article.Status.PUBLISHED).values_list(
                 "id", "article_id", "article__title", "heading", "text", "article__audience", "article__locale"
             )
         )
-        self.ids = [r[0] for r in rows]
-        self.article_ids = [r[1] for r in rows]
-        self.scopes, self.shares = [(r[5], r[6]) for r in rows], {}
-        self.speller = Speller(kb_words=words_of(" ".join(f"{r[2]} {r[3]} {r[4]}" for r in rows)))
-        if not rows:
-            self.columns = None
-            return
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-        docs = [f"{title} {title} {heading} {text}".lower() for _, _, title, heading, text, _, _ in rows]
-        try:
-            self.columns = self.vectorizer.fit_transform(docs).tocsc()
-        except ValueError:  # nothing but blanks
-            self.columns = None
+        built = {
+            "ids": [r[0] for r in rows],
+            "article_ids": [r[1] for r in rows],
+            "scopes": [(r[5], r[6]) for r in rows],
+            "speller": Speller(kb_words=words_of(" ".join(f"{r[2]} {r[3]} {r[4]}" for r in rows))),
+            "vectorizer": None,
+            "columns": None,
+        }
+        if rows:
+            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+            docs = [f"{title} {title} {heading} {text}".lower() for _, _, title, heading, text, _, _ in rows]
+            try:
+                built.update(vectorizer=vectorizer, columns=vectorizer.fit_transform(docs).tocsc())
+            except ValueError:  # nothing but blanks
+                pass
+        built["build_seconds"] = time.perf_counter() - started
+        return built
 
 
 _keyword = _KeywordIndex()

@@ -266,7 +266,10 @@ def retrieval(*, sizes, queries: int, real_entries: int, targets: dict[int, floa
         built = time.perf_counter() - t0
         col = index.collection()
         t1 = time.perf_counter()
-        retrieval_module.search(questions[0])  # builds the keyword index for this knowledge base
+        # The keyword index for this knowledge base, built here (searches would rebuild a large
+        # one in the background and go on with the previous one meanwhile).
+        retrieval_module._keyword.refresh(wait=True)
+        retrieval_module.search(questions[0])
         first = time.perf_counter() - t1
         scope = retrieval_module._scope(Article.Audience.PUBLIC, None)
         share = retrieval_module._keyword.share(scope)

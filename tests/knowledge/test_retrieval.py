@@ -191,3 +191,29 @@ def test_a_change_no_notice_reached_is_seen_once_the_cached_version_expires(arti
     assert retrieval.search("pasword reset", k=3)[0].slug == "reset-password"  # not yet: the version is cached
     retrieval.cache.delete(retrieval._version_key())  # what the expiry does
     assert "reset-password" not in [h.slug for h in retrieval.search("pasword reset", k=3)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_keyword_index_is_rebuilt_in_the_background_while_the_old_one_serves(articles, monkeypatch):
+    keyword = retrieval._KeywordIndex()
+    monkeypatch.setattr(retrieval, "_keyword", keyword)
+    keyword.refresh()
+    assert keyword.correct("descale my ketlebrew") == "descale my ketlebrew"
+    keyword.build_seconds = 60.0  # as if the knowledge base were large
+    release = __import__("threading").Event()
+    build = keyword._build
+    monkeypatch.setattr(keyword, "_build", lambda: release.wait(10) and build())
+
+    services.article_save(
+        slug="kettlebrew-care", title="Caring for your Kettlebrew",
+        body="Descale the Kettlebrew once a month with the tablets in the box.",
+    )
+    keyword.refresh()  # starts the rebuild and returns at once: the previous build answers
+    assert keyword.building.locked()
+    assert keyword.correct("descale my ketlebrew") == "descale my ketlebrew"
+    release.set()
+    with keyword.building:  # the background build has finished
+        pass
+    assert keyword.correct("descale my ketlebrew") == "descale my kettlebrew"
+    keyword.refresh()
+    assert not keyword.building.locked()
