@@ -1,7 +1,8 @@
 """Offline triage: intent with a confidence that means something, sentiment, urgency, complexity.
 
 Intent: a linear SVM over TF-IDF (word 1-2-grams, character 2-5-grams) beside
-all-MiniLM-L6-v2 sentence embeddings proposes an intent; a second stage judges the proposal
+all-MiniLM-L6-v2 features (the sentence embedding and two middle layers), together with each
+intent's nearest training examples, proposes an intent; a second stage judges the proposal
 and recognises messages that fit no intent (see "intent" below). Order numbers, emails and
 amounts are normalised to placeholder tokens so the model learns the phrasing, not the
 particular numbers in the history. Sentiment and urgency are lexicon rules, replaced by small
@@ -131,12 +132,13 @@ def complexity_of(text: str, path: str) -> str:
 
 # --- intent ---------------------------------------------------------------------------------
 # The model has two stages, both learned from the business's own history:
-#   1. a linear SVM over TF-IDF (word 1-2-grams, character 2-5-grams) beside MiniLM sentence
-#      embeddings proposes the best intent;
+#   1. a linear SVM over TF-IDF (word 1-2-grams, character 2-5-grams) beside MiniLM features
+#      scores each intent, plus the mean similarity of the intent's nearest training examples;
+#      the best score proposes the intent;
 #   2. a small logistic model, fitted on out-of-fold predictions of stage 1, turns the evidence
-#      for that proposal (SVM score, margin to the runner-up, cosine similarity to the intent's
-#      nearest training examples and to any example at all) into the probability that the
-#      proposal is right. That probability is the confidence. Below REJECT_BELOW the message is
+#      for that proposal (EVIDENCE: its score, lead over the runner-up, SVM margin, similarity
+#      of the intent's nearest training examples and of any example at all) into the
+#      probability that the proposal is right. That probability is the confidence. Below REJECT_BELOW the message is
 #      out of scope: it fits no intent well enough, and goes to a person.
 # Stage 2 learns what a wrong answer looks like from the history's own confusions and from
 # intents hidden from stage 1 during cross-validation, so it needs no out-of-scope examples;
