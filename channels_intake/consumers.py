@@ -3,8 +3,8 @@
 Replies are produced anywhere — the AI in a django-q2 worker, an agent in the admin of another
 web process — so this consumer learns about them two ways: a `ticket.changed` event on the
 ticket's group (instant with Redis), and a poll of the database every CHAT_POLL_SECONDS, which
-is the only way across processes on the in-memory layer (faster while a reply is due). Both
-end in `_deliver_new`, which sends each stored message once per connection.
+is the only way across processes on the in-memory layer. Both end in `_deliver_new`, which
+sends each stored message once per connection.
 
 Each connection is limited to CHAT_RATE_LIMIT customer messages and CHAT_MAX_MESSAGE_CHARS
 characters a message; a refused message gets an error frame with a `code` ("rate_limited",
@@ -28,15 +28,10 @@ from django.core.exceptions import ValidationError
 
 from channels_intake import services
 from channels_intake.models import ChatSession
-from tickets.models import Message
 from tickets.services import chat_group
 
 log = logging.getLogger(__name__)
 
-# After a customer's message the AI's reply is due within seconds: on the in-memory layer the
-# database poll runs REPLY_POLL_FACTOR times faster until a reply is sent or the window ends.
-REPLY_WINDOW_SECONDS = 15.0
-REPLY_POLL_FACTOR = 4
 RATE_LIMITED = "You're sending messages too quickly — please wait a few seconds."
 RATE_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 # JSON escaping can make a frame several times longer than its text (a "\u00e9" per character).
@@ -53,8 +48,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # two of them from sending the same message.
         self.delivery_lock = asyncio.Lock()
         self.poll_task: asyncio.Task | None = None
-        # Until then (monotonic), a reply is expected: the poll runs REPLY_POLL_FACTOR× faster.
-        self.reply_expected_until = 0.0
         self.limit, self.period = rate_limit_parse(settings.CHAT_RATE_LIMIT)
         self.accepted_at: deque[float] = deque()  # monotonic times of accepted messages
         # An email the page gave without a valid signature: noted on messages, never trusted.
@@ -161,7 +154,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(_first_error(exc))
             return
         self.accepted_at.append(time.monotonic())
-        self.reply_expected_until = time.monotonic() + REPLY_WINDOW_SECONDS
         # The customer's page already shows what they typed; only a replay sends it back.
         self.delivered.add(message.pk)
         await self.send_json({"type": "typing", "author": "ai"})
@@ -192,15 +184,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 continue
             for frame in services.message_frames(message):
                 await self.send_json(frame)
-            if message.author != Message.Author.CUSTOMER:
-                self.reply_expected_until = 0.0
             self.delivered.add(message.pk)
             self.last_delivered_id = max(self.last_delivered_id, message.pk)
 
     async def _poll(self, interval: float) -> None:
         while True:
-            waiting = time.monotonic() < self.reply_expected_until
-            await asyncio.sleep(interval / REPLY_POLL_FACTOR if waiting else interval)
+            await asyncio.sleep(interval)
             try:
                 await self._deliver_new()
             except Exception:

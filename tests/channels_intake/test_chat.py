@@ -216,31 +216,6 @@ async def test_a_reply_written_by_another_process_arrives_by_polling(no_pipeline
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(CHAT_POLL_SECONDS=0.4)
-async def test_the_poll_runs_faster_while_a_reply_is_due(no_pipeline, monkeypatch):
-    from channels_intake import services
-
-    polls = []
-    since = services.chat_messages_since
-    monkeypatch.setattr(services, "chat_messages_since", lambda **kw: polls.append(1) or since(**kw))
-    socket, _ = await _hello()
-    await socket.send_json_to({"type": "message", "text": "is anyone there?"})
-    assert (await socket.receive_json_from())["type"] == "typing"
-    polls.clear()
-    await asyncio.sleep(0.8)
-    waiting = len(polls)  # every 0.1 s: about 8
-
-    ticket = await database_sync_to_async(Ticket.objects.get)()
-    await database_sync_to_async(Message.objects.create)(ticket=ticket, author=Message.Author.AI, body="Hello!")
-    assert (await socket.receive_json_from(timeout=2))["text"] == "Hello!"
-    polls.clear()
-    await asyncio.sleep(0.8)
-    answered = len(polls)  # every 0.4 s again: about 2
-    await socket.disconnect()
-    assert waiting >= 4 and answered <= 3 and waiting > answered, (waiting, answered)
-
-
-@pytest.mark.django_db(transaction=True)
 async def test_an_agent_reply_in_this_process_arrives_once(no_pipeline, agent_user):
     """Group event and poll both see the reply; the customer sees it once."""
     socket, _ = await _hello()
