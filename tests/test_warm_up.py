@@ -27,3 +27,14 @@ def test_warm_up_never_trains_a_model():
     triage.reset_cache()
     post_spawn.send(sender="django_q", proc_name="Process-1")
     assert triage._cache["model"] is None
+
+
+@pytest.mark.django_db
+def test_warm_up_never_retrains_a_model_saved_by_an_older_version(triage_model):
+    from tickets.models import TriageModel
+
+    TriageModel.objects.filter(pk=triage_model.pk).update(blob=b"an older format")
+    triage.reset_cache()
+    post_spawn.send(sender="django_q", proc_name="Process-1")
+    assert triage._cache["model"] is None
+    assert TriageModel.objects.count() == 1

@@ -24,11 +24,11 @@ def warm_up(sender=None, **kwargs) -> None:
     """In a new queue worker: load the embedding model and the active triage model now, not
     inside the first customer's ticket (about a second otherwise)."""
     from tickets import embeddings, triage
-    from tickets.models import TriageModel
 
     try:
         embeddings.embed(["warm up"])
-        if TriageModel.objects.filter(active=True).exists():  # never train from here
-            triage.active_model()
+        # Never train from here: every worker would, at once. The first ticket trains a model
+        # that is missing or was saved by an older version.
+        triage.active_model(train=False)
     except Exception:  # a worker that cannot warm up still works, only slower at first
         log.warning("warm-up failed", exc_info=True)

@@ -727,9 +727,10 @@ def loads(blob: bytes) -> IntentModel | None:
     return model if getattr(model, "format", None) == FORMAT else None
 
 
-def active_model() -> IntentModel:
+def active_model(*, train: bool = True) -> IntentModel | None:
     """The active intent model, reloaded when a newer version is activated; trained on first use
-    (and again when the active row was written by an incompatible older version)."""
+    (and again when the active row was written by an incompatible older version). With
+    train=False, None instead of training."""
     from tickets.models import TriageModel
     from tickets.services_triage import triage_train
 
@@ -739,10 +740,14 @@ def active_model() -> IntentModel:
     with _lock:
         row = TriageModel.objects.filter(active=True).order_by("-version").only("id", "version").first()
         if row is None:
+            if not train:
+                return None
             row = triage_train()
         if row.version != _cache["version"]:
             model = loads(TriageModel.objects.values_list("blob", flat=True).get(pk=row.pk))
             if model is None:
+                if not train:
+                    return None
                 row = triage_train()
                 model = loads(TriageModel.objects.values_list("blob", flat=True).get(pk=row.pk))
             _cache["model"] = model
