@@ -13,66 +13,22 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.db import connection, connections
+from django.db import connection
 from django.test import override_settings
 
 from channels_intake.models import ChatSession
 from config.asgi import application
-from tests.conftest import ROOT, make_order
+from tests.channels_intake.sockets import PIPELINE_SECONDS, frames_until, hello, open_socket
+from tests.conftest import ROOT
 from tickets import services as ticket_services
 from tickets.models import Message, Order, Ticket
 
-ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
-PIPELINE_SECONDS = 30  # the first retrieval in a process loads the embedding model
-
-
-async def _open() -> WebsocketCommunicator:
-    socket = WebsocketCommunicator(application, "/ws/chat/", headers=ORIGIN)
-    connected, _ = await socket.connect()
-    assert connected
-    return socket
-
-
-async def _hello(**fields) -> tuple[WebsocketCommunicator, dict]:
-    socket = await _open()
-    await socket.send_json_to({"type": "hello", **fields})
-    frame = await socket.receive_json_from()
-    assert frame["type"] == "session"
-    return socket, frame
-
-
-async def _frames_until(
-    socket: WebsocketCommunicator, kind: str, timeout: float = PIPELINE_SECONDS
-) -> list[dict]:
-    """Frames received up to and including the first one of this type."""
-    frames = []
-    while not frames or frames[-1]["type"] != kind:
-        frames.append(await socket.receive_json_from(timeout=timeout))
-    return frames
-
-
-@pytest.fixture(autouse=True)
-async def _close_consumer_connections():
-    """Consumers reach the database from asgiref's worker thread, whose persistent connection
-    would otherwise outlive the test and block dropping the test database."""
-    yield
-    await database_sync_to_async(connections.close_all)()
-
-
-@pytest.fixture
-def no_pipeline(monkeypatch):
-    """Customer messages are stored but nobody answers: replies come only from the test."""
-    monkeypatch.setattr(ticket_services, "pipeline_enqueue", lambda **kw: None)
-
-
-@pytest.fixture
-def paid_order(customer):
-    return make_order(customer, "N-1042", status="paid", total="34.99")
+pytestmark = pytest.mark.usefixtures("close_consumer_connections")
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_question_is_answered_with_a_cited_article(triage_model, articles):
-    socket, session = await _hello()
+    socket, session = await hello()
     assert session["ticket"] is None and session["session"]
 
     await socket.send_json_to({"type": "message", "text": "how long does shipping take?"})
@@ -95,10 +51,10 @@ async def test_a_question_is_answered_with_a_cited_article(triage_model, article
 
 @pytest.mark.django_db(transaction=True)
 async def test_cancel_is_confirmed_in_plain_words_then_executed(triage_model, articles, paid_order):
-    socket, _ = await _hello(email="Maya@Example.com")
+    socket, _ = await hello(email="Maya@Example.com")
 
     await socket.send_json_to({"type": "message", "text": "please cancel order N-1042"})
-    frames = await _frames_until(socket, "confirm")
+    frames = await frames_until(socket, "confirm")
     confirm = frames[-1]
     assert "N-1042" in confirm["text"] and "34.99" in confirm["text"]
     assert confirm["action"]["order"] == "N-1042" and confirm["action"]["amount"] == "34.99"
@@ -113,7 +69,7 @@ async def test_cancel_is_confirmed_in_plain_words_then_executed(triage_model, ar
     assert paid_order.status == Order.Status.PAID
 
     await socket.send_json_to({"type": "message", "text": "yes"})
-    done = (await _frames_until(socket, "message"))[-1]
+    done = (await frames_until(socket, "message"))[-1]
     await socket.disconnect()
 
     assert done["author"] == "ai" and "cancel" in done["text"].lower()
@@ -123,12 +79,12 @@ async def test_cancel_is_confirmed_in_plain_words_then_executed(triage_model, ar
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_no_button_cancels_nothing(triage_model, articles, paid_order):
-    socket, _ = await _hello(email="maya@example.com")
+    socket, _ = await hello(email="maya@example.com")
     await socket.send_json_to({"type": "message", "text": "please cancel order N-1042"})
-    await _frames_until(socket, "confirm")
+    await frames_until(socket, "confirm")
 
     await socket.send_json_to({"type": "confirm", "answer": "no"})
-    answer = (await _frames_until(socket, "message"))[-1]
+    answer = (await frames_until(socket, "message"))[-1]
     await socket.disconnect()
 
     assert answer["author"] == "ai"
@@ -144,7 +100,7 @@ async def test_the_no_button_cancels_nothing(triage_model, articles, paid_order)
 
 @pytest.mark.django_db(transaction=True)
 async def test_reconnecting_resumes_the_ticket_and_replays_the_transcript(no_pipeline):
-    socket, first = await _hello()
+    socket, first = await hello()
     await socket.send_json_to({"type": "message", "text": "where is my parcel?"})
     await socket.receive_json_from()
     ticket = await database_sync_to_async(Ticket.objects.get)()
@@ -154,7 +110,7 @@ async def test_reconnecting_resumes_the_ticket_and_replays_the_transcript(no_pip
     assert (await socket.receive_json_from(timeout=2))["text"] == "It left today."
     await socket.disconnect()
 
-    socket, resumed = await _hello(session=first["session"])
+    socket, resumed = await hello(session=first["session"])
     replay = [await socket.receive_json_from(), await socket.receive_json_from()]
     assert resumed == {
         "type": "session",
@@ -183,7 +139,7 @@ async def test_reconnecting_resumes_the_ticket_and_replays_the_transcript(no_pip
 
 @pytest.mark.django_db(transaction=True)
 async def test_an_unknown_session_token_starts_a_new_conversation(no_pipeline):
-    socket, session = await _hello(session="no-such-token")
+    socket, session = await hello(session="no-such-token")
     await socket.disconnect()
     assert session["session"] != "no-such-token" and session["ticket"] is None
     assert await database_sync_to_async(
@@ -195,7 +151,7 @@ async def test_an_unknown_session_token_starts_a_new_conversation(no_pipeline):
 @override_settings(CHAT_POLL_SECONDS=0.2)
 async def test_a_reply_written_by_another_process_arrives_by_polling(no_pipeline):
     """On the in-memory layer another process cannot notify us: the row itself must be found."""
-    socket, _ = await _hello()
+    socket, _ = await hello()
     await socket.send_json_to({"type": "message", "text": "is anyone there?"})
     assert (await socket.receive_json_from())["type"] == "typing"
     ticket = await database_sync_to_async(Ticket.objects.get)()
@@ -218,7 +174,7 @@ async def test_a_reply_written_by_another_process_arrives_by_polling(no_pipeline
 @pytest.mark.django_db(transaction=True)
 async def test_an_agent_reply_in_this_process_arrives_once(no_pipeline, agent_user):
     """Group event and poll both see the reply; the customer sees it once."""
-    socket, _ = await _hello()
+    socket, _ = await hello()
     await socket.send_json_to({"type": "message", "text": "my parcel is lost"})
     await socket.receive_json_from()
     ticket = await database_sync_to_async(Ticket.objects.get)()
@@ -281,7 +237,7 @@ async def test_an_agent_replying_from_another_process_reaches_the_chat_through_r
     redis_layer, no_pipeline, agent_user
 ):
     url, prefix = redis_layer
-    socket, _ = await _hello()
+    socket, _ = await hello()
     await socket.send_json_to({"type": "message", "text": "I need a human please"})
     await socket.receive_json_from()
     ticket = await database_sync_to_async(Ticket.objects.get)()
@@ -320,7 +276,8 @@ async def test_an_agent_replying_from_another_process_reaches_the_chat_through_r
 
 @pytest.mark.django_db(transaction=True)
 async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(no_pipeline):
-    socket = await _open()
+    socket, connected = await open_socket()
+    assert connected
     for bad in ["not json", "[1, 2]"]:
         await socket.send_to(text_data=bad)
         assert (await socket.receive_json_from())["type"] == "error"

@@ -10,61 +10,20 @@ import hmac
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 from django.test import override_settings
 
 from channels_intake.consumers import RATE_LIMITED, rate_limit_parse
 from channels_intake.models import ChatSession
 from config.asgi import application
-from tests.conftest import make_order
-from tickets import services as ticket_services
+from tests.channels_intake.sockets import SITE, frames_until, hello, open_socket
 from tickets.models import Message, Order, Ticket
 
-SITE = "http://127.0.0.1:8000"
 SECRET = "widget-test-secret"
-PIPELINE_SECONDS = 30
-
-
-async def _open(origin: str = SITE) -> tuple[WebsocketCommunicator, bool]:
-    socket = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"origin", origin.encode())])
-    connected, _ = await socket.connect()
-    return socket, connected
-
-
-async def _hello(**fields) -> tuple[WebsocketCommunicator, dict]:
-    socket, connected = await _open()
-    assert connected
-    await socket.send_json_to({"type": "hello", **fields})
-    frame = await socket.receive_json_from()
-    assert frame["type"] == "session", frame
-    return socket, frame
-
-
-async def _frames_until(socket: WebsocketCommunicator, *kinds: str) -> list[dict]:
-    frames: list[dict] = []
-    while not frames or frames[-1]["type"] not in kinds:
-        frames.append(await socket.receive_json_from(timeout=PIPELINE_SECONDS))
-    return frames
+pytestmark = pytest.mark.usefixtures("close_consumer_connections")
 
 
 def _sign(email: str, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), email.encode(), hashlib.sha256).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-async def _close_consumer_connections():
-    yield
-    await database_sync_to_async(connections.close_all)()
-
-
-@pytest.fixture
-def no_pipeline(monkeypatch):
-    monkeypatch.setattr(ticket_services, "pipeline_enqueue", lambda **kw: None)
-
-
-@pytest.fixture
-def paid_order(customer):
-    return make_order(customer, "N-1042", status="paid", total="34.99")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -77,7 +36,7 @@ async def test_only_the_configured_origins_may_open_the_socket():
         ("https://evil.example", False),
         (SITE, False),  # the setting replaces the default of the site's own hosts
     ]:
-        socket, connected = await _open(origin)
+        socket, connected = await open_socket(origin)
         assert connected is allowed, origin
         await socket.disconnect()
     socket = WebsocketCommunicator(application, "/ws/chat/")  # no Origin header at all
@@ -86,17 +45,17 @@ async def test_only_the_configured_origins_may_open_the_socket():
 
 @pytest.mark.django_db(transaction=True)
 async def test_by_default_the_sites_own_hosts_are_allowed():
-    socket, connected = await _open(SITE)
+    socket, connected = await open_socket(SITE)
     await socket.disconnect()
     assert connected
-    socket, connected = await _open("https://shop.example.com")
+    socket, connected = await open_socket("https://shop.example.com")
     assert not connected
 
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(CHAT_RATE_LIMIT="2/min")
 async def test_too_many_messages_are_refused_with_a_clear_error_and_not_stored(no_pipeline):
-    socket, _ = await _hello()
+    socket, _ = await hello()
     for text in ["one", "two"]:
         await socket.send_json_to({"type": "message", "text": text})
         assert (await socket.receive_json_from())["type"] == "typing"
@@ -120,7 +79,7 @@ async def test_too_many_messages_are_refused_with_a_clear_error_and_not_stored(n
 @pytest.mark.django_db(transaction=True)
 @override_settings(CHAT_RATE_LIMIT="1/1s")
 async def test_the_rate_limit_window_slides(no_pipeline):
-    socket, _ = await _hello()
+    socket, _ = await hello()
     await socket.send_json_to({"type": "message", "text": "first"})
     assert (await socket.receive_json_from())["type"] == "typing"
     await socket.send_json_to({"type": "message", "text": "too soon"})
@@ -134,7 +93,7 @@ async def test_the_rate_limit_window_slides(no_pipeline):
 @pytest.mark.django_db(transaction=True)
 @override_settings(CHAT_MAX_MESSAGE_CHARS=50)
 async def test_an_oversize_message_is_refused_and_the_socket_stays_usable(no_pipeline):
-    socket, _ = await _hello()
+    socket, _ = await hello()
     await socket.send_json_to({"type": "message", "text": "x" * 51})
     frame = await socket.receive_json_from()
     assert frame["code"] == "too_long" and "50" in frame["error"]
@@ -161,16 +120,16 @@ def test_rate_limits_are_read_like_20_per_minute():
 async def test_a_signed_identity_is_verified_and_acts_on_the_customers_orders(
     triage_model, articles, paid_order
 ):
-    socket, session = await _hello(
+    socket, session = await hello(
         email="maya@example.com", name="Maya", signature=_sign("maya@example.com")
     )
     assert session["verified"] is True
 
     await socket.send_json_to({"type": "message", "text": "please cancel order N-1042"})
-    confirm = (await _frames_until(socket, "confirm"))[-1]
+    confirm = (await frames_until(socket, "confirm"))[-1]
     assert confirm["action"]["order"] == "N-1042"
     await socket.send_json_to({"type": "confirm", "answer": "yes"})
-    done = (await _frames_until(socket, "message"))[-1]
+    done = (await frames_until(socket, "message"))[-1]
     await socket.disconnect()
 
     assert done["author"] == "ai"
@@ -192,16 +151,16 @@ async def test_a_signed_identity_is_verified_and_acts_on_the_customers_orders(
 async def test_an_email_without_a_valid_signature_cannot_act_on_that_customers_orders(
     triage_model, articles, paid_order, signature
 ):
-    hello = {"email": "maya@example.com", "name": "Maya"}
+    fields = {"email": "maya@example.com", "name": "Maya"}
     if signature is not None:
-        hello["signature"] = signature
-    socket, session = await _hello(**hello)
+        fields["signature"] = signature
+    socket, session = await hello(**fields)
     assert session["verified"] is False
 
     await socket.send_json_to({"type": "message", "text": "please cancel order N-1042"})
-    frames = await _frames_until(socket, "message")
+    frames = await frames_until(socket, "message")
     await socket.send_json_to({"type": "confirm", "answer": "yes"})
-    await _frames_until(socket, "message", "error")
+    await frames_until(socket, "message", "error")
     await socket.disconnect()
 
     assert all(f["type"] != "confirm" for f in frames)
@@ -218,7 +177,7 @@ async def test_an_email_without_a_valid_signature_cannot_act_on_that_customers_o
 async def test_another_signed_in_person_on_the_same_browser_gets_a_new_conversation(
     no_pipeline, customer, outsider
 ):
-    socket, first = await _hello(email=customer.email, signature=_sign(customer.email))
+    socket, first = await hello(email=customer.email, signature=_sign(customer.email))
     await socket.send_json_to({"type": "message", "text": "hello"})
     await socket.receive_json_from()
 
