@@ -3,62 +3,33 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fake_http import FakeServer
 
 
-class FakeLLM:
+class FakeLLM(FakeServer):
     def __init__(self):
-        self.requests: list[dict] = []
-        self.reply = "ok"
-        self.status = 200
+        super().__init__()
+        self.reply = "ok"  # or a function of the request's JSON
         self.delay = 0.0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.port = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> FakeLLM:
-        self._thread.start()
-        return self
+    def record(self, path: str, headers: dict, raw: bytes) -> dict:
+        return {"path": path, "json": json.loads(raw or b"{}")}
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("content-length") or 0)
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append({"path": self.path, "json": payload})
-                if fake.delay:
-                    time.sleep(fake.delay)
-                if fake.status != 200:
-                    body = {"error": {"message": "fake failure", "type": "server_error"}}
-                else:
-                    reply = fake.reply(payload) if callable(fake.reply) else fake.reply
-                    body = {
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion",
-                        "created": int(time.time()),
-                        "model": payload.get("model", "fake"),
-                        "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-                        ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-                    }
-                raw = json.dumps(body).encode()
-                self.send_response(fake.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        return Handler
+    def respond(self, request: dict) -> dict:
+        if self.delay:
+            time.sleep(self.delay)
+        if self.status != 200:
+            return {"error": {"message": "fake failure", "type": "server_error"}}
+        payload = request["json"]
+        reply = self.reply(payload) if callable(self.reply) else self.reply
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": payload.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }

@@ -4,8 +4,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,6 +12,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.fake_http import FakeServer
 from tickets import services, tasks
 from tickets.models import Message, Ticket, WebhookDelivery, WebhookEndpoint
 from tickets.webhooks import (
@@ -27,47 +26,25 @@ from tickets.webhooks import (
 WEBHOOKS = "/api/v1/webhooks/"
 
 
-class Receiver:
+class Receiver(FakeServer):
     """An integration's endpoint on 127.0.0.1 that records what it is sent."""
 
     def __init__(self):
-        self.requests: list[dict] = []
-        self.status = 200
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def record(self, path: str, headers: dict, raw: bytes) -> dict:
+        return {"path": path, "headers": headers, "raw": raw, "json": json.loads(raw)}
 
     def events(self) -> list[str]:
         return [r["json"]["type"] for r in self.requests]
-
-    def _handler(self):
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                receiver.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "raw": raw, "json": json.loads(raw)}
-                )
-                self.send_response(receiver.status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        return Handler
 
 
 @pytest.fixture
 def receiver(settings):
     # Tests run with DEBUG off, where the SSRF guard would refuse 127.0.0.1.
     settings.WEBHOOK_ALLOW_PRIVATE = True
-    server = Receiver()
+    server = Receiver().start()
     yield server
     server.stop()
 
