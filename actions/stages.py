@@ -5,7 +5,7 @@ from __future__ import annotations
 from actions import services
 from actions.handlers import Plan, handler_for
 from tickets import services as ticket_services
-from tickets.models import Message, Ticket, Workspace
+from tickets.models import Message, Ticket
 from tickets.pipeline import PipelineContext, StageOutcome
 from tickets.selectors import order_for_customer
 
@@ -53,7 +53,7 @@ def act(ctx: PipelineContext) -> StageOutcome | None:
         ctx.done = True
         _reply(ctx, f"I couldn't find an order {missing} on your account. Could you check the number?")
         return StageOutcome("unknown-order", {"order": missing})
-    decision = handler.plan(customer=ctx.ticket.customer, order=order, text=ctx.message.body, workspace=Workspace.current())
+    decision = handler.plan(customer=ctx.ticket.customer, order=order, text=ctx.message.body, workspace=ctx.workspace)
     ctx.done = True
     if isinstance(decision, Plan):
         action = services.action_request_confirm(ticket=ctx.ticket, message=ctx.message, action_type=action_type, plan=decision)

@@ -88,10 +88,12 @@ def compose_answer(
     order: Order | None = None,
     missing_order: str | None = None,
     focus: str | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[str, dict]:
     """The reply and its meta. `focus` is the customer's latest words when `query` also
-    carries earlier turns: the sentences quoted are the ones closest to what was just asked."""
-    workspace = Workspace.current()
+    carries earlier turns: the sentences quoted are the ones closest to what was just asked.
+    `workspace`: the voice to write in (the current workspace when not given)."""
+    workspace = workspace or Workspace.current()
     parts = [greeting(customer, workspace)]
     opening = tone_opening(sentiment)
     if opening:

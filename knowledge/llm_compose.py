@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from knowledge.compose import order_facts
 from tickets import llm
-from tickets.models import Order, Workspace
+from tickets.models import Order
 from tickets.selectors import order_numbers_in
 
 CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
@@ -75,7 +75,7 @@ def contradiction(reply: str, *, order: Order | None, sources_text: str) -> str:
 
 
 def compose_with_llm(*, ctx, query: str, passages, order) -> tuple[str, dict]:
-    workspace = Workspace.current()
+    workspace = ctx.workspace
     sources = [{"id": p.article.slug, "title": p.article.title, "text": p.text} for p in passages]
     facts = order_facts(order) if order is not None else ""
     system = (

@@ -162,4 +162,5 @@ def _compose(ctx: PipelineContext, *, query: str, passage, order, missing, inten
         sentiment=sentiment,
         order=order,
         missing_order=missing if order is None else None,
+        workspace=ctx.workspace,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from tickets import services
-from tickets.models import Message, Ticket
+from tickets.models import Message, Ticket, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ class PipelineContext:
     route_reason: str = ""
     done: bool = False  # a stage answered, acted or escalated: later stages are skipped
     data: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        """The workspace's settings, read once for all the stages of this run."""
+        return Workspace.current()
 
     def history(self, limit: int = 6) -> list[Message]:
         """The conversation before this message, oldest first."""

@@ -7,7 +7,7 @@ import re
 from django.conf import settings
 
 from tickets import llm, llm_triage, routing, services, triage
-from tickets.models import Intent, Message, RoutingRule, Ticket, Workspace
+from tickets.models import Intent, Message, RoutingRule, Ticket
 from tickets.pipeline import PipelineContext, StageOutcome
 
 ESCALATE_INTENTS = {"oos", "out_of_scope"}
@@ -24,7 +24,7 @@ def _text_for_classification(ctx: PipelineContext) -> str:
 def classify(ctx: PipelineContext) -> StageOutcome:
     text = _text_for_classification(ctx)
     mode = "offline"
-    if Workspace.current().triage_enabled:
+    if ctx.workspace.triage_enabled:
         paths = dict(Intent.objects.values_list("name", "path"))
         result = None
         if llm.enabled() and settings.LLM_CLASSIFY:
@@ -71,7 +71,7 @@ def classify(ctx: PipelineContext) -> StageOutcome:
 def route(ctx: PipelineContext) -> StageOutcome:
     """The editable rules (tickets.routing) first, in their order; then the built-in ones:
     workspace keywords, escalate intents, VIP complaints, low confidence."""
-    workspace = Workspace.current()
+    workspace = ctx.workspace
     text = ctx.message.body
     intent = ctx.triage.intent
     intent_row = Intent.objects.filter(name=intent).first()
