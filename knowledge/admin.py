@@ -24,28 +24,18 @@ from knowledge.importers import ImportSourceError, rows_from_upload
 from knowledge.models import Article, ArticleVersion, Passage
 from knowledge.views import render_markdown
 from tickets import embeddings
+from tickets.admin import ReadOnlyInline
 from tickets.models import Intent
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 INDEX_STATE_COLOURS = {"indexed": "#2e7d32", "stale": "#b26a00", "not indexed": "#757575"}
 
 
-class PassageInline(admin.TabularInline):
+class PassageInline(ReadOnlyInline):
     model = Passage
     fields = ["ordinal", "heading", "text"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "passages (what retrieval indexes and cites)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ArticleForm(forms.ModelForm):
