@@ -86,7 +86,7 @@ class MiniLM:
                 states = self.session.run(None, feeds)
             weights = mask[..., None].astype(np.float32)
             count = np.clip(weights.sum(axis=1), 1e-9, None)
-            out[rows] = np.hstack([_unit((hidden * weights).sum(axis=1) / count) for hidden in states])
+            out[rows] = np.hstack([unit((hidden * weights).sum(axis=1) / count) for hidden in states])
         return out
 
     def __call__(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -116,7 +116,8 @@ def _with_layer_outputs(path: Path) -> tuple[bytes | str, tuple[int, ...]]:
         return str(path), ()
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (an all-zero row stays zero)."""
     return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
 
 
@@ -149,7 +150,7 @@ class LiteLLMEmbedder:
     def __call__(self, texts: list[str], batch_size: int = 0) -> np.ndarray:
         from tickets.llm import embed
 
-        return _unit(np.array(embed(texts), dtype=np.float32))
+        return unit(np.array(embed(texts), dtype=np.float32))
 
     features = __call__
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tickets.embeddings import unit
+
 log = logging.getLogger(__name__)
 
 SHIPPED_EXAMPLES = Path(__file__).parent / "data" / "default_intents.jsonl"
@@ -243,10 +245,6 @@ def _stack(lexical, dense: np.ndarray | None):
     return sp.hstack([lexical, sp.csr_matrix(dense * EMBEDDING_WEIGHT)]).tocsr()
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-
-
 def _principal_axes(vectors: np.ndarray, dims: int) -> np.ndarray:
     """(width × dims, or a rotation when width ≤ dims): the directions along which vectors
     spread most, the widest first (uncentred, so the projection keeps what all of them share,
@@ -286,7 +284,7 @@ class _Proposer:
         if len(self.classes) == 2:  # binary SVMs keep one row: score the second class against the first
             self.coef = np.vstack([-self.coef, self.coef])
             self.intercept = np.concatenate([-self.intercept, self.intercept])
-        self.examples = None if dense is None else _quantise(_unit(reduced[:, :NEIGHBOUR_DIMS]))
+        self.examples = None if dense is None else _quantise(unit(reduced[:, :NEIGHBOUR_DIMS]))
         self.example_class = np.searchsorted(self.classes, labels).astype(np.int32)
         self._unpack()
 
@@ -322,7 +320,7 @@ class _Proposer:
         ordered = np.sort(margins, axis=1)
         columns = {"margin": ordered[:, -1]}
         if dense is not None and self._examples is not None:
-            neighbours, closest, familiarity = self._nearest(_unit(reduced[:, :NEIGHBOUR_DIMS]))
+            neighbours, closest, familiarity = self._nearest(unit(reduced[:, :NEIGHBOUR_DIMS]))
             scores = margins + NEIGHBOUR_WEIGHT * neighbours
             best = np.argmax(scores, axis=1)
             rows = np.arange(len(best))
