@@ -26,7 +26,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from channels_intake import services
+from channels_intake import selectors, services
 from channels_intake.models import ChatSession
 from tickets.services import chat_group
 
@@ -174,7 +174,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Send the ticket's messages this connection has not sent yet; hold delivery_lock."""
         if self.ticket_id is None:
             return
-        messages = await database_sync_to_async(services.chat_messages_since)(
+        messages = await database_sync_to_async(selectors.chat_messages_since)(
             ticket_id=self.ticket_id,
             after_id=self.last_delivered_id,
             include_customer=include_customer,
@@ -182,7 +182,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for message in messages:
             if message.pk in self.delivered:
                 continue
-            for frame in services.message_frames(message):
+            for frame in selectors.message_frames(message):
                 await self.send_json(frame)
             self.delivered.add(message.pk)
             self.last_delivered_id = max(self.last_delivered_id, message.pk)

@@ -6,27 +6,17 @@ enters through `tickets.services.ticket_receive`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from channels_intake.identity import identity_verify
 from channels_intake.models import ChatSession
 from tickets.models import Message, Ticket
 from tickets.services import customer_resolve, ticket_receive
-
-OUTBOUND_AUTHORS = (Message.Author.AI, Message.Author.AGENT, Message.Author.SYSTEM)
-# A reply's id is taken at insert but becomes visible at commit, so a lower id can appear after
-# a higher one was delivered (two workers on one ticket, or an agent beside the AI). Messages
-# this young are re-read even below the delivered id; it must exceed the longest stage
-# transaction (the task timeout).
-LATE_COMMIT_SECONDS = 180
 
 
 def chat_session_start(
@@ -117,40 +107,3 @@ def chat_message_receive(
             session.customer, session.ticket = customer, ticket
         session.save()
     return ticket, message, created
-
-
-def chat_messages_since(
-    *, ticket_id: int, after_id: int = 0, include_customer: bool = False
-) -> list[Message]:
-    """The ticket's messages after `after_id`, oldest first, plus recent ones that may have
-    committed late (see LATE_COMMIT_SECONDS): the caller skips those it already sent."""
-    recent = timezone.now() - dt.timedelta(seconds=LATE_COMMIT_SECONDS)
-    messages = Message.objects.filter(ticket_id=ticket_id).filter(
-        Q(id__gt=after_id) | Q(created_at__gte=recent)
-    )
-    if not include_customer:
-        messages = messages.filter(author__in=OUTBOUND_AUTHORS)
-    # AI drafts wait for an agent's approval (knowledge.services_drafts); the customer never sees them.
-    # has_key too: a message without "kind" would otherwise compare as NULL and be excluded.
-    messages = messages.exclude(meta__has_key="kind", meta__kind="draft")
-    return list(messages.select_related("ticket").order_by("id"))
-
-
-def message_frames(message: Message) -> list[dict[str, Any]]:
-    """The chat protocol frames (DESIGN 5, live chat) one stored message becomes.
-
-    A confirmation is sent as a message, so every transcript and simple client shows it, then
-    as a confirm frame carrying the action for the Yes/No buttons.
-    """
-    frames: list[dict[str, Any]] = [
-        {
-            "type": "message",
-            "author": message.author,
-            "text": message.body,
-            "ticket": message.ticket.number,
-        }
-    ]
-    meta = message.meta or {}
-    if message.author == Message.Author.AI and meta.get("kind") == "confirm":
-        frames.append({"type": "confirm", "action": meta.get("action") or {}, "text": message.body})
-    return frames

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from channels_intake.services import chat_messages_since
+from channels_intake.selectors import chat_messages_since
 from tickets import services
 from tickets.models import Message, Ticket, TicketEvent, Workspace
 from tickets.permissions import groups_ensure
