@@ -11,9 +11,6 @@ from tickets import llm
 from tickets.models import Order
 from tickets.selectors import order_numbers_in
 
-CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
-PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
 AMOUNT = re.compile(r"(?:[$€£]|\b(?:USD|EUR|GBP)\s?)\s?(\d[\d,]*(?:\.\d+)?)")
 # What a reply may claim about an order's state; a claim is true for the statuses listed.
 STATUS_CLAIMS = {
@@ -27,13 +24,6 @@ STATUS_CLAIMS = {
     },
 }
 _NEGATED = re.compile(r"\b(?:not (?:been |yet )?|hasn't (?:been )?|has not (?:been )?|yet to be )\w+", re.I)
-
-
-def redact(text: str) -> str:
-    """Drop data the answer never needs before anything leaves for a provider."""
-    text = CARD.sub("[card]", text)
-    text = EMAIL.sub("[email]", text)
-    return PHONE.sub("[phone]", text)
 
 
 def _amounts(text: str) -> set[Decimal]:
@@ -87,7 +77,7 @@ def compose_with_llm(*, ctx, query: str, passages, order) -> tuple[str, dict]:
     )
     user = (
         f"SOURCES:\n{json.dumps(sources, ensure_ascii=False)}\n\nORDER:\n{facts or 'none'}\n\n"
-        f"<customer>\n{redact(query)}\n</customer>"
+        f"<customer>\n{llm.redact(query)}\n</customer>"
     )
     text = llm.complete([{"role": "system", "content": system}, {"role": "user", "content": user}])
     cited = [s["id"] for s in sources if f"[{s['id']}]" in text]

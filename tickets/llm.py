@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,19 @@ log = logging.getLogger(__name__)
 
 class LLMError(Exception):
     """The provider failed, timed out or answered with something unusable."""
+
+
+CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+
+
+def redact(text: str, *, phones: bool = True) -> str:
+    """Customer text as it may leave for a provider: card numbers and emails replaced, and
+    phone numbers unless `phones` is False (a classifier needs to see that an order number,
+    which looks like one, was given)."""
+    text = EMAIL.sub("[email]", CARD.sub("[card]", text))
+    return PHONE.sub("[phone]", text) if phones else text
 
 
 def enabled() -> bool:

@@ -5,7 +5,6 @@ and records the fallback, so a flaky provider never decides an intent on its own
 from __future__ import annotations
 
 import json
-import re
 import threading
 
 import numpy as np
@@ -21,16 +20,9 @@ OUT_OF_SCOPE = "out_of_scope"
 SENTIMENTS = {"negative", "neutral", "positive"}
 URGENCIES = {"low", "normal", "high", "urgent"}
 
-CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 
 _index_lock = threading.Lock()
 _index: dict = {"key": None, "texts": [], "intents": [], "matrix": None}
-
-
-def redact(text: str) -> str:
-    """Card numbers and emails never help classification and must not leave for a provider."""
-    return EMAIL.sub("[email]", CARD.sub("[card]", text))
 
 
 def _example_index() -> tuple[list[str], list[str], np.ndarray]:
@@ -82,7 +74,7 @@ def _messages(
         f"- {name}: {description}" if description else f"- {name}" for name, description in intents
     )
     examples = "\n".join(
-        json.dumps({"text": redact(t), "intent": i}, ensure_ascii=False) for t, i in shots
+        json.dumps({"text": llm.redact(t, phones=False), "intent": i}, ensure_ascii=False) for t, i in shots
     )
     system = (
         "You classify customer support messages. Reply with one JSON object only: "
@@ -94,7 +86,7 @@ def _messages(
     )
     return [
         {"role": "system", "content": system},
-        {"role": "user", "content": f"<customer>\n{redact(text)}\n</customer>"},
+        {"role": "user", "content": f"<customer>\n{llm.redact(text, phones=False)}\n</customer>"},
     ]
 
 
