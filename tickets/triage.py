@@ -336,9 +336,6 @@ class _Proposer:
         columns["lead"] = top - ordered[:, -2] if scores.shape[1] > 1 else top
         return scores, np.column_stack([columns[name] for name in EVIDENCE if name in columns])
 
-    def scores(self, texts: list[str], dense: np.ndarray | None) -> np.ndarray:
-        return self.assess(texts, dense)[0]
-
     def _nearest(self, unit: np.ndarray, rows_per_block: int = 256):
         """Per text and intent: the mean and the best similarity of the intent's NEIGHBOURS
         closest training examples; per text, the best similarity to any example."""
