@@ -628,6 +628,12 @@ def _out_of_scope(observations: list[Observation]) -> dict[str, Any]:
     in_scope = [o for o in observations if o.expected.get("intent") not in OOS_INTENTS | {None, ""}]
     return {
         "recall": _ratio(sum(o.routed_to_person for o in oos), len(oos)),
+        # In-scope tickets whose intent came out right: one rejected as out of scope is wrong.
+        "in_scope_accuracy": _ratio(
+            sum(o.intent == o.expected["intent"] for o in in_scope), len(in_scope)
+        )
+        if oos
+        else None,
         "in_scope_routed_to_person": _ratio(
             sum(o.routed_to_person for o in in_scope), len(in_scope)
         )
@@ -677,9 +683,15 @@ def report_summary(report: dict[str, Any]) -> str:
 
     actions = report["actions"]
     e2e = report["latency_ms"]["end_to_end"]["p50"]
+    oos = report["out_of_scope"]
+    scope = (
+        f" (in scope {pct(oos['in_scope_accuracy'])}, out-of-scope recall {pct(oos['recall'])})"
+        if oos["support"]
+        else ""
+    )
     return (
         f"{report['bundle']} [{report['mode']}] {report['tickets']} tickets: "
-        f"intent {pct(report['intent']['accuracy'])}, outcome {pct(report['outcome']['accuracy'])}, "
+        f"intent {pct(report['intent']['accuracy'])}{scope}, outcome {pct(report['outcome']['accuracy'])}, "
         f"answered {pct(report['outcome']['answered_rate'])}, escalated {pct(report['outcome']['escalated_rate'])}, "
         f"wrong answers {pct(report['outcome']['wrong_answer_rate'])}, hit@1 {pct(report['retrieval']['hit_at_1'])}, "
         f"actions {actions['correct']}/{actions['expected']} correct, {actions['wrong']} wrong, "

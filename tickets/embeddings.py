@@ -7,10 +7,12 @@ n-grams) keeps retrieval working, and says so loudly.
 
 Two views of a text come out of one forward pass:
 - `embed`: the sentence embedding (mean of the last layer), which retrieval and Chroma use;
-- `features`: that embedding beside the mean of two middle layers, each unit length, which
-  triage uses. The middle layers keep more of the wording the last layer smooths away:
-  measured on CLINC150 (small), a linear model over TF-IDF plus these features scored 96.2 %
-  in scope against 95.5 % with the sentence embedding alone.
+- `features`: that embedding beside the means of three middle layers (2, 3 and 4), each unit
+  length, which triage uses. The middle layers keep more of the wording the last layer
+  smooths away: measured on CLINC150 (small), a linear model over TF-IDF plus layers 3 and 4
+  scored 96.2 % in scope against 95.5 % with the sentence embedding alone; with layer 2 as
+  well, triage's first stage went from 96.4 to 96.5 % and its out-of-scope judge from 95.4 %
+  in scope at 87 % recall to 95.5 % at 89 %.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 DIM = 384
 MAX_TOKENS = 256
 # The middle layers whose mean-pooled states join the sentence embedding in `features`.
-FEATURE_LAYERS = (3, 4)
+FEATURE_LAYERS = (2, 3, 4)
 _LAYER_OUTPUT = "/m/encoder/layer.{}/output/LayerNorm/LayerNormalization_output_0"
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from learning.evaluation import Bundle, Observation, parse_when, report_build
+from learning.evaluation import Bundle, Observation, parse_when, report_build, report_summary
 from tests.conftest import ROOT
 from tickets.models import Ticket
 
@@ -162,6 +162,30 @@ def test_actions_score_the_right_order_and_count_what_was_not_asked_for():
 
     assert actions == {"expected": 3, "correct": 1, "wrong": 2, "unconfirmed_executions": 1}
 
+
+
+def test_out_of_scope_scoring_counts_a_rejected_in_scope_ticket_as_wrong():
+    bundle = Bundle(
+        name="synthetic", config={}, history=[], articles=[], customers=[], orders=[], tickets=[]
+    )
+    observations = [
+        Observation(expected={"intent": "oos"}, intent="oos", routed_to_person=True),
+        Observation(expected={"intent": "oos"}, intent="balance"),
+        Observation(expected={"intent": "balance"}, intent="balance"),
+        Observation(expected={"intent": "balance"}, intent="oos", routed_to_person=True),
+        Observation(expected={"intent": "transfer"}, intent="transfer"),
+        Observation(expected={"intent": "transfer"}, intent="balance"),
+    ]
+
+    report = report_build(bundle=bundle, observations=observations, train=None, mode="offline")
+
+    assert report["out_of_scope"] == {
+        "recall": 0.5,
+        "in_scope_accuracy": 0.5,
+        "in_scope_routed_to_person": 0.25,
+        "support": 2,
+    }
+    assert "(in scope 50.0%, out-of-scope recall 50.0%)" in report_summary(report)
 
 @pytest.mark.django_db
 def test_a_workspace_without_triage_answers_from_the_knowledge_base(

@@ -65,7 +65,9 @@ def test_an_out_of_scope_ticket_goes_to_a_person(triage_model, customer, django_
 @pytest.mark.django_db
 def test_model_blob_is_small_and_round_trips(triage_model):
     blob = bytes(triage_model.blob)
-    assert len(blob) < 2_000_000
+    # Mostly the float16 projection of the 1,536 feature dimensions to 384 and the 384 × 384
+    # whitening of the Mahalanobis evidence: a few MB per stored version at most.
+    assert len(blob) < 2_500_000
     model = triage.loads(blob)
     assert model is not None and set(model.labels) == set(triage.DEFAULT_INTENTS)
     assert triage.loads(b"not a pickle") is None
