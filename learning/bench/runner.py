@@ -22,7 +22,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,16 @@ PHASES = ("servers", "classification", "embeddings", "pipeline", "retrieval")
 _STARTED = time.monotonic()
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated entry counts, got {text!r}") from None
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError("sizes must be positive")
+    return tuple(sorted(sizes))
+
+
 def say(text: str) -> None:
     print(f"bench [{time.monotonic() - _STARTED:5.0f}s]: {text}", file=sys.stderr, flush=True)
 
@@ -81,9 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="run only this phase (repeatable); the world is still set up as for a full run",
     )
+    parser.add_argument(
+        "--retrieval-sizes",
+        type=_sizes,
+        help="index sizes in Chroma entries, comma-separated (default 1000,10000,100000); each "
+        "passage makes about 12 entries, so 1200000 is about 100,000 passages",
+    )
     args = parser.parse_args(argv)
     phases = set(args.only or PHASES)
     scale = QUICK if args.quick else Scale()
+    if args.retrieval_sizes:
+        scale = replace(scale, retrieval_sizes=args.retrieval_sizes)
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="frontline-bench-"))
     run = _supervisor()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from knowledge import retrieval, services
@@ -250,3 +251,11 @@ def test_a_slow_keyword_index_is_rebuilt_in_the_background_while_the_old_one_ser
     assert keyword.correct("descale my ketlebrew") == "descale my kettlebrew"
     keyword.refresh()
     assert not keyword.building.locked()
+
+
+def test_best_first_gives_every_index_once_highest_first():
+    scores = np.array([0.2, 0.9, 0.5, 0.5, 0.0, 0.7, 0.1])
+    for first in (0, 1, 2, 3, 7, 20):
+        order = list(retrieval._best_first(scores, first))
+        assert sorted(order) == list(range(len(scores)))
+        assert [scores[i] for i in order] == sorted(scores, reverse=True)

@@ -63,7 +63,8 @@ def _is_number(value) -> bool:
 def test_quick_bench_reports_every_number_and_cleans_up(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "learning.bench", "--quick"],
+        # Sizes given out of order, as a user might: measured smallest first.
+        [sys.executable, "-m", "learning.bench", "--quick", "--retrieval-sizes", "1200,800"],
         cwd=ROOT,
         env=env,
         capture_output=True,
