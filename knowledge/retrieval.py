@@ -132,9 +132,15 @@ class _KeywordIndex:
     """The keyword half, plus the speller and the scope shares, built from the published
     passages. A rebuild after a change runs inside the search that notices it while builds are
     quick; once a build takes longer than REBUILD_IN_BACKGROUND_AFTER seconds (a large knowledge
-    base), the next ones run in a background thread and searches keep the previous build."""
+    base), the next ones run in a background thread and searches keep the previous build.
+
+    The first build of a process runs in the background too when the knowledge base has more
+    than FIRST_BUILD_IN_BACKGROUND_ABOVE passages (100,000 passages take about 90 s to build):
+    until it is in, searches go on with vectors alone. Queue workers build it before their
+    first task (knowledge.apps.warm_up)."""
 
     REBUILD_IN_BACKGROUND_AFTER = 0.5
+    FIRST_BUILD_IN_BACKGROUND_ABOVE = 2_000
 
     def __init__(self):
         self.key = None
@@ -155,7 +161,8 @@ class _KeywordIndex:
         key = _published_version()
         if key == self.key:
             return
-        if not wait and self.key is not None and self.build_seconds > self.REBUILD_IN_BACKGROUND_AFTER:
+        slow = self.build_seconds > self.REBUILD_IN_BACKGROUND_AFTER if self.key is not None else key[0] > self.FIRST_BUILD_IN_BACKGROUND_ABOVE
+        if not wait and slow:
             if self.building.acquire(blocking=False):
                 threading.Thread(target=self._rebuild_in_background, args=(key,), daemon=True).start()
             return
@@ -184,11 +191,16 @@ class _KeywordIndex:
         """The text with misspellings corrected against the knowledge base's words (as of the last refresh)."""
         return self.speller.correct(text)
 
-    def share(self, scope: dict[str, str]) -> float:
-        """The fraction of published passages in scope (as of the last refresh); 1.0 when all are."""
+    def share(self, scope: dict[str, str]) -> float | None:
+        """The fraction of published passages in scope (as of the last refresh); 1.0 when all
+        are; None before the first build, when it is not known."""
         with self.lock:
-            scopes, shares = self.scopes, self.shares
-        if not scope or not scopes:
+            scopes, shares, built = self.scopes, self.shares, self.key is not None
+        if not scope:
+            return 1.0
+        if not built:
+            return None
+        if not scopes:
             return 1.0
         audience, locale = scope.get("audience"), scope.get("locale")
         if (audience, locale) not in shares:
@@ -314,8 +326,10 @@ def search(
     share = _keyword.share(scope)
     vector_hits: list[tuple[int, int, float, str]] = []
     try:
-        # No scope when every published article is in it anyway (a filter only costs time).
-        vector_hits = index.query(embed([text])[0], k=VECTOR_CANDIDATES, scope=scope if share < 1.0 else None, share=share)
+        # No scope when every published article is in it anyway (a filter only costs time);
+        # while the share is unknown, the scope applies and most entries are assumed in it.
+        filtered = None if share == 1.0 else scope
+        vector_hits = index.query(embed([text])[0], k=VECTOR_CANDIDATES, scope=filtered, share=1.0 if share is None else share)
     except Exception:
         log.warning("vector search unavailable; keyword retrieval only", exc_info=True)
     keyword_hits = _keyword.search(text, k=30, audience=audience, locale=locale, refresh=False)

@@ -278,6 +278,8 @@ def _typical(reduced: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray | None
     residuals = vectors - centres[members]
     covariance = residuals.T @ residuals / len(vectors)
     spread = np.trace(covariance) / len(covariance)
+    if spread <= 1e-12:  # one example per intent: no spread within intents to measure by
+        return None, None
     covariance = (1 - COVARIANCE_SHRINK) * covariance + COVARIANCE_SHRINK * spread * np.eye(len(covariance))
     # A factor W with W Wᵀ = Σ⁻¹: distances in x @ W are Mahalanobis distances. Rounded
     # through float16 before use, as the projection is, so it is stored at half the size.

@@ -253,6 +253,32 @@ def test_a_slow_keyword_index_is_rebuilt_in_the_background_while_the_old_one_ser
     assert not keyword.building.locked()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_large_knowledge_base_is_first_indexed_in_the_background_and_scope_still_holds(
+    articles, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_save(
+            slug="refund-override", title="Refund overrides (agents)", audience=Article.Audience.INTERNAL,
+            body="Agents may override the 30-day refund window for VIP customers up to $200.",
+        )
+    keyword = retrieval._KeywordIndex()
+    monkeypatch.setattr(retrieval, "_keyword", keyword)
+    monkeypatch.setattr(keyword, "FIRST_BUILD_IN_BACKGROUND_ABOVE", 0)  # as if it were large
+    release = __import__("threading").Event()
+    build = keyword._build
+    monkeypatch.setattr(keyword, "_build", lambda: release.wait(10) and build())
+
+    question = "can you override the refund window for a VIP customer"
+    hits = retrieval.search(question, k=5)  # returns at once, on vectors alone
+    assert keyword.building.locked() and keyword.share({"audience": "public"}) is None
+    assert hits and "refund-override" not in [h.slug for h in hits]  # the scope is applied all the same
+    assert "refund-override" in [h.slug for h in retrieval.search(question, k=5, audience=None)]
+    release.set()
+    with keyword.building:  # the background build has finished
+        pass
+    assert keyword.share({"audience": "public"}) < 1.0 and keyword.search("refund window", k=3)
+
 def test_best_first_gives_every_index_once_highest_first():
     scores = np.array([0.2, 0.9, 0.5, 0.5, 0.0, 0.7, 0.1])
     for first in (0, 1, 2, 3, 7, 20):

@@ -159,3 +159,29 @@ def test_labelled_out_of_scope_history_names_rejections_out_of_scope():
     assert intents[0] == "oos" and rejected[0]
     kept, _, _, doubted = model.predict_with_doubt(["where is my order N-1042? it has not arrived"])
     assert kept[0] == "order_status" and not doubted[0]
+
+
+def test_typicality_is_minus_the_mahalanobis_distance_to_the_nearest_in_scope_intent():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    # Two intents spread wide along the first axis and narrowly along the second; the
+    # out-of-scope examples, far off, are no cluster to be typical of.
+    spread = np.array([1.0, 0.1])
+    a = rng.normal(size=(400, 2)) * spread + [0.0, 0.0]
+    b = rng.normal(size=(400, 2)) * spread + [0.0, 5.0]
+    oos = rng.normal(size=(20, 2)) + [40.0, 40.0]
+    vectors = np.vstack([a, b, oos]).astype(np.float32)
+    labels = np.array(["a"] * 400 + ["b"] * 400 + ["oos"] * 20)
+
+    whitening, centres = triage._typical(vectors, labels)
+    assert centres.shape == (2, 2)  # the out-of-scope examples make no centre
+    proposer = object.__new__(triage._Proposer)
+    proposer.whitening, proposer.centres = whitening, centres
+    along, across, at_oos = proposer._typicality(np.array([[2.0, 0.0], [0.0, 1.0], [40.0, 40.0]], dtype=np.float32))
+    # One step across the narrow direction is stranger than two along the wide one (about 4
+    # standard deviations, not 10: the covariance is shrunk toward its mean variance).
+    assert along == pytest.approx(-2.0, abs=0.3) and across < -3.5 and at_oos < across
+
+    # One example per intent: no spread to measure by, so no typicality evidence.
+    assert triage._typical(vectors[[0, 400]], labels[[0, 400]]) == (None, None)
