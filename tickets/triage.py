@@ -257,9 +257,13 @@ def _principal_axes(vectors: np.ndarray, dims: int) -> np.ndarray:
     which cosine similarity weighs)."""
     gram = vectors.T.astype(np.float32) @ vectors.astype(np.float32)
     _, axes = np.linalg.eigh(gram)  # ascending eigenvalues
-    # Rounded through float16 (half the stored size) before any use, so fitting and scoring
-    # project identically.
-    return np.ascontiguousarray(axes[:, ::-1][:, :dims]).astype(np.float16).astype(np.float32)
+    return _float16_exact(np.ascontiguousarray(axes[:, ::-1][:, :dims]))
+
+
+def _float16_exact(matrix: np.ndarray) -> np.ndarray:
+    """The matrix rounded through float16 before any use (float32 for arithmetic), so fitting
+    and scoring compute identically and it is stored at half the size with nothing lost."""
+    return matrix.astype(np.float16).astype(np.float32)
 
 
 def _typical(reduced: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -281,9 +285,8 @@ def _typical(reduced: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray | None
     if spread <= 1e-12:  # one example per intent: no spread within intents to measure by
         return None, None
     covariance = (1 - COVARIANCE_SHRINK) * covariance + COVARIANCE_SHRINK * spread * np.eye(len(covariance))
-    # A factor W with W Wᵀ = Σ⁻¹: distances in x @ W are Mahalanobis distances. Rounded
-    # through float16 before use, as the projection is, so it is stored at half the size.
-    whitening = np.linalg.cholesky(np.linalg.inv(covariance)).astype(np.float16).astype(np.float32)
+    # A factor W with W Wᵀ = Σ⁻¹: distances in x @ W are Mahalanobis distances.
+    whitening = _float16_exact(np.linalg.cholesky(np.linalg.inv(covariance)))
     return whitening, (centres @ whitening).astype(np.float32)
 
 
@@ -397,20 +400,21 @@ class _Proposer:
             closest[block] = np.nanmax(nearest, axis=2)
         return neighbours, closest, familiarity
 
+    # Matrices made float16-exact (_float16_exact): stored at half the size, losslessly.
+    HALF_SIZE = ("projection", "whitening")
+
     def __getstate__(self):
         state = {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
-        if self.projection is not None:
-            state["projection"] = self.projection.astype(np.float16)  # exact: see _principal_axes
-        if self.whitening is not None:
-            state["whitening"] = self.whitening.astype(np.float16)  # exact: see _typical
+        for name in self.HALF_SIZE:
+            if state[name] is not None:
+                state[name] = state[name].astype(np.float16)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        if self.projection is not None:
-            self.projection = self.projection.astype(np.float32)
-        if self.whitening is not None:
-            self.whitening = self.whitening.astype(np.float32)
+        for name in self.HALF_SIZE:
+            if state[name] is not None:
+                setattr(self, name, state[name].astype(np.float32))
         self._unpack()
 
 
