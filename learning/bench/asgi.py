@@ -1,7 +1,7 @@
 """The product's ASGI application with the echo floor beside it on /bench/echo/."""
 
 from config.asgi import application as product_application
-from learning.bench.floor import EchoConsumer  # noqa: E402  (after Django is set up)
+from learning.bench.floor import EchoConsumer  # after Django is set up
 
 ECHO_PATH = "/bench/echo/"
 echo_application = EchoConsumer.as_asgi()

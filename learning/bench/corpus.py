@@ -20,7 +20,6 @@ from django.utils import timezone
 NOISE = 0.03  # per dimension: noise norm ~0.59, cosine to the original vector ~0.86
 INTERNAL_SHARE = 0.1  # agents-only articles, so customer retrieval needs its audience filter
 ADD_BATCH = 4000
-ID_PREFIX = {"passage": "p", "sentence": "s", "question": "q"}  # knowledge.index's entry ids
 
 
 class Corpus:
@@ -54,13 +53,20 @@ class Corpus:
         }
 
     def grow(self, size: int, *, real_entries: int, say: Callable[[str], None]) -> None:
+        from django_q.conf import Conf
+
         from knowledge import index
 
         col = index.collection()
-        if col.count() < min(size, real_entries):
-            say(f"corpus: embedding real articles up to {min(size, real_entries)} entries")
-        while col.count() < min(size, real_entries):
-            self._add_real()
+        real = min(size, real_entries)
+        if col.count() < real:
+            say(f"corpus: embedding real articles up to {real} entries")
+        synchronous, Conf.SYNC = Conf.SYNC, True  # the index tasks run inline, as the worker would run them
+        try:
+            while col.count() < real:
+                self._add_real()
+        finally:
+            Conf.SYNC = synchronous
         missing = size - col.count()
         if missing > 0:
             say(f"corpus: deriving {missing} entries")
@@ -85,8 +91,6 @@ class Corpus:
         return "internal" if self.rng.random() < INTERNAL_SHARE else "public"
 
     def _add_real(self) -> None:
-        from django_q.conf import Conf
-
         from knowledge.services import article_save
 
         self.made += 1
@@ -95,13 +99,7 @@ class Corpus:
             for heading in self._pick(self.headings, int(self.rng.integers(2, 5)))
         ]
         title = ": ".join(self._pick(self.headings, 2))[:200]
-        Conf.SYNC = True  # the index task runs inline, as the worker would run it
-        try:
-            article_save(
-                slug=f"bench-real-{self.made}", title=title, body="\n\n".join(sections), audience=self._audience()
-            )
-        finally:
-            Conf.SYNC = False
+        article_save(slug=f"bench-real-{self.made}", title=title, body="\n\n".join(sections), audience=self._audience())
 
     def _load_templates(self) -> list[dict]:
         from knowledge import index
@@ -175,8 +173,9 @@ class Corpus:
                     if passage_id is None:
                         continue
                     owner = article.pk if meta["kind"] == "question" else passage_id
-                    suffix = entry_id.split("-", 1)[1] if "-" in entry_id else ""
-                    ids.append(f"{ID_PREFIX.get(meta['kind'], 'x')}{owner}" + (f"-{suffix}" if suffix else ""))
+                    # knowledge.index's ids: the view kind's letter, the owner's id, the view's number.
+                    _, dash, suffix = entry_id.partition("-")
+                    ids.append(f"{entry_id[0]}{owner}{dash}{suffix}")
                     vectors.append(vector)
                     metas.append(
                         {**meta, "article_id": article.pk, "passage_id": passage_id, "audience": article.audience, "locale": "en"}

@@ -20,15 +20,6 @@ def percentiles(values_ms: list[float]) -> dict[str, float | None]:
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
 
 
-def timed_ms(function: Callable[[], Any], repeat: int) -> list[float]:
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return samples
-
-
 async def http_load(
     url: str, *, body: Callable[[int], dict], headers: dict[str, str], concurrency: int, requests: int, warmup: int
 ) -> dict[str, Any]:

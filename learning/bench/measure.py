@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from learning.bench.load import percentiles, timed_ms
+from learning.bench.load import percentiles
 
 Say = Callable[[str], None]
 SERIES_SECONDS, SERIES_MIN_SAMPLES = 8.0, 30
@@ -66,14 +66,11 @@ def api_token() -> str:
 @lru_cache(maxsize=1)
 def customer_texts() -> list[str]:
     """Customer messages: the shipped intent examples, in a fixed shuffled order."""
-    path = Path(settings.BASE_DIR) / "tickets" / "data" / "default_intents.jsonl"
-    texts = [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+    from tickets.triage import load_shipped_examples
+
+    texts = [row["text"] for row in load_shipped_examples()]
     rng = np.random.default_rng(7)
     return [texts[i] for i in rng.permutation(len(texts))]
-
-
-def chat_texts() -> list[str]:
-    return CHAT_QUESTIONS
 
 
 def queue_purge() -> int:
@@ -141,7 +138,7 @@ def _receive(n: int, prefix: str) -> list[int]:
     return ids
 
 
-def pipeline_worker(n: int, *, say: Say) -> dict[str, Any]:
+def pipeline_worker(n: int) -> dict[str, Any]:
     """Tickets received here, run by the qcluster: the time until the last one is done."""
     from tickets.models import Message
 
@@ -230,7 +227,7 @@ def embeddings(n: int, *, say: Say) -> dict[str, Any]:
     batch_s = time.perf_counter() - t0
     singles = [_timed(model, [text]) for text in texts[: min(n, 100)]]
     embed(texts[:1])
-    cached = timed_ms(lambda: embed(texts[:1]), 200)
+    cached = [_timed(embed, texts[:1]) for _ in range(200)]
     return {
         "model": model.name,
         "batch_texts_per_s": round(n / batch_s, 1),
@@ -273,11 +270,12 @@ def retrieval(*, sizes, queries: int, real_entries: int, targets: dict[int, floa
         first = time.perf_counter() - t1
         scope = retrieval_module._scope(Article.Audience.PUBLIC, None)
         share = retrieval_module._keyword.share(scope)
-        say(f"retrieval at {col.count()} entries: scope {json.dumps(scope)} keeps {share:.0%} of the passages")
+        entries = col.count()
+        say(f"retrieval at {entries} entries: scope {json.dumps(scope)} keeps {share:.0%} of the passages")
         for q in questions[:5]:
             retrieval_module.search(q)
         row: dict[str, Any] = {
-            "entries": col.count(),
+            "entries": entries,
             **corpus.counts(),
             "build_s": round(built, 1),
             "first_query_s": round(first, 2),

@@ -22,7 +22,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ def _servers_phase(run, env, workdir: Path, servers: list, scale: Scale, measure
     from learning.bench import load
 
     port = _free_port()
-    base, origin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+    base = origin = f"http://127.0.0.1:{port}"
     web_env = {**env, "PORT": str(port)}
     with open(workdir / "daphne.log", "ab") as log:
         daphne = run._start([run.BIN / "daphne", "-b", "127.0.0.1", "-p", port, "learning.bench.asgi:application"], web_env, output=log)
@@ -218,7 +218,7 @@ def _servers_phase(run, env, workdir: Path, servers: list, scale: Scale, measure
     measure.wait_for_workers(qcluster.pid)
     rss["worker"] = {"idle": measure.rss_mb(measure.process_tree(qcluster.pid))}
     say(f"worker: {scale.worker_tickets} tickets through qcluster ({dropped} intake tasks purged first)")
-    out["pipeline"] = {"worker": measure.pipeline_worker(scale.worker_tickets, say=say)}
+    out["pipeline"] = {"worker": measure.pipeline_worker(scale.worker_tickets)}
 
     chat: dict[str, Any] = {"protocol": "/ws/chat/ hello then message; ack = typing frame, round trip = first reply frame"}
     for sockets in scale.chat_sockets:
@@ -230,7 +230,7 @@ def _servers_phase(run, env, workdir: Path, servers: list, scale: Scale, measure
                 origin=origin,
                 sockets=sockets,
                 messages=scale.chat_messages,
-                texts=measure.chat_texts(),
+                texts=measure.CHAT_QUESTIONS,
                 timeout=20,
             )
         )
@@ -328,5 +328,5 @@ def _config(env: dict[str, str], scale: Scale) -> dict[str, Any]:
         "chroma": "local server over HTTP (chroma run)",
         "embedder": embedder().name,
         "debug": settings.DEBUG,
-        "scale": {k: v for k, v in vars(scale).items()},
+        "scale": asdict(scale),
     }
