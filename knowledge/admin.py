@@ -82,9 +82,6 @@ class ArticleForm(forms.ModelForm):
             raise forms.ValidationError('Use a language code such as "en" or "pt-br".')
         return locale
 
-    def clean_intents(self) -> list[str]:
-        return list(self.cleaned_data.get("intents") or [])
-
 
 class ImportForm(forms.Form):
     file = forms.FileField(

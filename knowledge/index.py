@@ -81,23 +81,21 @@ def sentences(text: str) -> list[str]:
 
 def views(article, passages) -> list[tuple[str, str, object]]:
     """[(entry id, text, passage)] for each kind of view of the article (see `upsert_article`)."""
-    known = words_of(" ".join([article.title] + [f"{p.heading} {p.text}" for p in passages]))
     # The question templates are English grammar: other languages get passages and sentences.
     english = (getattr(article, "locale", "") or "en").lower().startswith("en")
-    title_questions = questions.title_questions if english else lambda title, known, heading=False: []
-    sentence_questions = questions.sentence_questions if english else lambda sentence: []
+    known = words_of(" ".join([article.title] + [f"{p.heading} {p.text}" for p in passages])) if english else set()
     out = [
         (f"q{article.pk}-{n}", question, passages[0])
-        for n, question in enumerate(title_questions(article.title, known))
+        for n, question in enumerate(questions.title_questions(article.title, known) if english else [])
     ]
     for passage in passages:
         heading = f"{passage.heading}. " if passage.heading and passage.heading != article.title else ""
         out.append((f"p{passage.pk}", f"{article.title}. {heading}{passage.text}", passage))
         # A heading names one part of the article: its questions weigh like the part's sentences.
-        asked = title_questions(passage.heading, known, heading=True) if heading else []
+        asked = questions.title_questions(passage.heading, known, heading=True) if heading and english else []
         for n, sentence in enumerate(sentences(passage.text)):
             out.append((f"s{passage.pk}-{n}", f"{article.title}. {sentence}", passage))
-            asked += sentence_questions(sentence)
+            asked += questions.sentence_questions(sentence) if english else []
         out += [(f"s{passage.pk}-q{n}", question, passage) for n, question in enumerate(asked)]
     return out
 

@@ -48,6 +48,7 @@ _IF = re.compile(r"^if (?P<cond>[^,;:]+)[,;:]", re.I)
 _AUXILIARIES = frozenset({"are", "were", "have", "had", "will", "would", "can", "cannot", "do", "may", "might", "must", "should"})
 _STATEMENT_VERBS = _AUXILIARIES | {"is", "be"}
 _HOW_TO = re.compile(r"^how to (?P<vp>.+)$", re.I)
+_PARENS = re.compile(r"\s*\([^)]*\)?")  # an aside in brackets (even one left open)
 _GERUND = re.compile(r"^(?P<verb>[a-z]+ing)\b(?P<rest>.*)$", re.I)
 
 
@@ -91,7 +92,7 @@ def _starts_object(rest: str) -> bool:
 
 def _clause(sentence: str) -> str:
     """The sentence without parentheses and without what follows a colon or semicolon."""
-    sentence = re.sub(r"\s*\([^)]*\)?", "", sentence)
+    sentence = _PARENS.sub("", sentence)
     return re.split(r"[;:]", sentence)[0].strip().rstrip(".!?,")
 
 
@@ -144,7 +145,7 @@ def _instruction(clause: str) -> str | None:
 
 def sentence_questions(sentence: str) -> list[str]:
     """Questions the sentence answers, when its grammar says so; [] otherwise."""
-    purpose = _PURPOSE.match(re.sub(r"\s*\([^)]*\)?", "", sentence.strip()))
+    purpose = _PURPOSE.match(_PARENS.sub("", sentence.strip()))
     if purpose:
         return _verb_phrase_questions(purpose["vp"])[:2]
     condition = _IF.match(sentence.strip())

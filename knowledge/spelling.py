@@ -74,7 +74,7 @@ class Speller:
     def _inflected(self, word: str) -> bool:
         """An inflection of a known word ("correcting", "reimbursements") is a real word."""
         return any(
-            word.endswith(suffix) and (stem in self.kb_words or stem in self.general or stem + "e" in self.general)
+            word.endswith(suffix) and (self.known(stem) or stem + "e" in self.general)
             for suffix in _SUFFIXES
             for stem in (word[: -len(suffix)],)
             if len(stem) >= 3

@@ -13,7 +13,7 @@ class FakeLLM(FakeServer):
         super().__init__()
         self.reply = "ok"  # or a function of the request's JSON
         self.delay = 0.0
-        self.base = f"http://127.0.0.1:{self.port}/v1"
+        self.base += "/v1"
 
     def record(self, path: str, headers: dict, raw: bytes) -> dict:
         return {"path": path, "json": json.loads(raw or b"{}")}

@@ -9,10 +9,6 @@ from tests.fake_http import FakeServer
 
 
 class FakeProvider(FakeServer):
-    def __init__(self):
-        super().__init__()
-        self.base = f"http://127.0.0.1:{self.port}"
-
     def record(self, path: str, headers: dict, raw: bytes) -> dict:
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         if content_type.startswith("application/json"):

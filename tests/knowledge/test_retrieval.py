@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -234,7 +236,7 @@ def test_a_slow_keyword_index_is_rebuilt_in_the_background_while_the_old_one_ser
     keyword.refresh()
     assert keyword.correct("descale my ketlebrew") == "descale my ketlebrew"
     keyword.build_seconds = 60.0  # as if the knowledge base were large
-    release = __import__("threading").Event()
+    release = threading.Event()
     build = keyword._build
     monkeypatch.setattr(keyword, "_build", lambda: release.wait(10) and build())
 
@@ -265,7 +267,7 @@ def test_a_large_knowledge_base_is_first_indexed_in_the_background_and_scope_sti
     keyword = retrieval._KeywordIndex()
     monkeypatch.setattr(retrieval, "_keyword", keyword)
     monkeypatch.setattr(keyword, "FIRST_BUILD_IN_BACKGROUND_ABOVE", 0)  # as if it were large
-    release = __import__("threading").Event()
+    release = threading.Event()
     build = keyword._build
     monkeypatch.setattr(keyword, "_build", lambda: release.wait(10) and build())
 
@@ -278,6 +280,7 @@ def test_a_large_knowledge_base_is_first_indexed_in_the_background_and_scope_sti
     with keyword.building:  # the background build has finished
         pass
     assert keyword.share({"audience": "public"}) < 1.0 and keyword.search("refund window", k=3)
+
 
 def test_best_first_gives_every_index_once_highest_first():
     scores = np.array([0.2, 0.9, 0.5, 0.5, 0.0, 0.7, 0.1])

@@ -31,7 +31,7 @@ class Receiver(FakeServer):
 
     def __init__(self):
         super().__init__()
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.url = f"{self.base}/hooks"
 
     def record(self, path: str, headers: dict, raw: bytes) -> dict:
         return {"path": path, "headers": headers, "raw": raw, "json": json.loads(raw)}
